@@ -1,0 +1,14 @@
+"""The optimstep engine: scenarios, reference rules, the Stepper and its records (torch only)."""
+
+from .checks import Check, Tolerance, compare, ulp_distance
+from .presets import DEFAULT_PRESET, PRESETS, preset
+from .record import ParamRecord, StepRecord
+from .rules import FLAVOURS, RULES, Rule, RuleOutput, Term, rule_for
+from .scenario import DTYPES, Scenario, ScenarioError
+from .stepper import Stepper
+
+__all__ = [
+    "Check", "DEFAULT_PRESET", "DTYPES", "FLAVOURS", "PRESETS", "ParamRecord", "RULES", "Rule",
+    "RuleOutput", "Scenario", "ScenarioError", "StepRecord", "Stepper", "Term", "Tolerance",
+    "compare", "preset", "rule_for", "ulp_distance",
+]

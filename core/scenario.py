@@ -1,0 +1,130 @@
+"""Scenarios: validated, declarative descriptions of what to step, and how to build them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import torch
+
+from .checks import Tolerance
+from .rules import FLAVOURS, RULES
+
+DTYPES: dict[str, torch.dtype] = {
+    "float64": torch.float64,
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
+"""Parameter dtypes a scenario may ask for, by name."""
+
+LOSSES: dict[str, Callable[[], torch.nn.Module]] = {
+    "mse": torch.nn.MSELoss,
+    "l1": torch.nn.L1Loss,
+    "bce_with_logits": torch.nn.BCEWithLogitsLoss,
+}
+"""Loss functions a scenario may name."""
+
+
+class ScenarioError(ValueError):
+    """A scenario field holds an invalid value; the message names the field and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Built:
+    """The live objects a scenario builds: what a Stepper runs."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    batches: tuple[tuple[torch.Tensor, torch.Tensor], ...]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What to step: a linear model, its data, loss, optimizer and checks.
+
+    The defaults are the default scenario: `Linear(1, 1)` with w = -0.5 and b = 1.0 fitted
+    to x = [1, 2], y = [1, 2] under MSE loss by Adam(lr=0.1, betas=(0.9, 0.99), eps=1e-8).
+    """
+
+    name: str = "linear"
+    """Short name shown in the header."""
+    in_features: int = 1
+    """Inputs of the linear model."""
+    out_features: int = 1
+    """Outputs of the linear model."""
+    parameters: Mapping[str, Any] = field(
+        default_factory=lambda: {"weight": [[-0.5]], "bias": [1.0]})
+    """Initial parameter values by name; parameters left out keep the seeded init."""
+    batches: tuple[tuple[Any, Any], ...] = (([[1.0], [2.0]], [[1.0], [2.0]]),)
+    """(inputs, targets) pairs, cycled in order, one per step."""
+    loss: str = "mse"
+    """Loss function name, one of LOSSES."""
+    optimizer: str = "adam"
+    """Optimizer name, one of the reference rules."""
+    hyperparameters: Mapping[str, Any] = field(
+        default_factory=lambda: {"lr": 0.1, "betas": (0.9, 0.99), "eps": 1e-8})
+    """Keyword arguments of the optimizer."""
+    dtype: str = "float32"
+    """Parameter and data dtype, one of DTYPES."""
+    seed: int = 0
+    """Seed of torch's RNG before the model is built."""
+    steps: int = 101
+    """Steps `check` runs when not told otherwise."""
+    reference: str = "torch"
+    """Reference flavour: `torch` or `textbook`."""
+    tolerance: Tolerance | None = None
+    """Tolerance of the checks; None means the dtype's default."""
+
+    def __post_init__(self) -> None:
+        _require(self.optimizer in RULES, "optimizer", self.optimizer,
+                 f"one of {', '.join(sorted(RULES))}")
+        _require(self.loss in LOSSES, "loss", self.loss, f"one of {', '.join(sorted(LOSSES))}")
+        _require(self.dtype in DTYPES, "dtype", self.dtype, f"one of {', '.join(DTYPES)}")
+        _require(self.reference in FLAVOURS, "reference", self.reference,
+                 f"one of {', '.join(FLAVOURS)}")
+        _require(isinstance(self.steps, int) and self.steps >= 1, "steps", self.steps,
+                 "an integer >= 1")
+        _require(isinstance(self.seed, int), "seed", self.seed, "an integer")
+        _require(len(self.batches) >= 1, "batches", self.batches, "at least one batch")
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        """The torch dtype of parameters and data."""
+        return DTYPES[self.dtype]
+
+    def effective_tolerance(self) -> Tolerance:
+        """Return the tolerance the checks use: the scenario's, or the dtype's default."""
+        return self.tolerance or Tolerance.for_dtype(self.torch_dtype)
+
+    def build(self) -> Built:
+        """Build the model, optimizer, loss and batches; raise ScenarioError on bad values."""
+        torch.manual_seed(self.seed)
+        model = torch.nn.Linear(self.in_features, self.out_features).to(self.torch_dtype)
+        own = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, value in self.parameters.items():
+                _require(name in own, "parameters", name, f"one of {', '.join(own)}")
+                tensor = torch.as_tensor(value, dtype=self.torch_dtype)
+                _require(tensor.shape == own[name].shape, f"parameters.{name}", value,
+                         f"a value of shape {tuple(own[name].shape)}")
+                own[name].copy_(tensor)
+
+        batches = tuple((torch.as_tensor(x, dtype=self.torch_dtype),
+                         torch.as_tensor(y, dtype=self.torch_dtype)) for x, y in self.batches)
+        return Built(model, self.make_optimizer(model.parameters()), LOSSES[self.loss](), batches)
+
+    def make_optimizer(self, params) -> torch.optim.Optimizer:
+        """Construct the optimizer; torch's own validation errors become ScenarioErrors."""
+        optimizer_class = RULES[self.optimizer].optimizer_class
+        try:
+            return optimizer_class(params, **dict(self.hyperparameters))
+        except (ValueError, TypeError, RuntimeError) as error:
+            raise ScenarioError(f"invalid hyper-parameters for {self.optimizer}: {error}") from None
+
+
+def _require(condition: bool, key: str, value: Any, allowed: str) -> None:
+    if not condition:
+        raise ScenarioError(f"invalid {key}: {value!r} (expected {allowed})")
+

@@ -1,0 +1,67 @@
+"""The `optimstep` command: the app by default, `check` for a headless run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from optimstep import __version__
+
+USAGE_ERROR = 2
+"""Exit status for invalid usage, as argparse uses."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of `optimstep` and its subcommands."""
+    from .options import add_scenario_arguments
+    from . import check
+
+    parser = _Parser(prog="optimstep",
+                     description="Step a PyTorch optimizer one update at a time and check each "
+                                 "update against the optimizer's published rule.")
+    parser.add_argument("--version", action="version", version=f"optimstep {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                     parser_class=_Parser)
+    app = commands.add_parser("run", help="open the app (the default command)")
+    add_scenario_arguments(app)
+    check.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `optimstep` with `argv` (default: the process's arguments); return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        argv.insert(0, "run")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args) if hasattr(args, "handler") else _run_app(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run_app(args: argparse.Namespace) -> int:
+    from optimstep.core import ScenarioError, Stepper
+
+    from .options import scenario_from_args
+
+    try:
+        stepper = Stepper.from_scenario(scenario_from_args(args))
+    except ScenarioError as error:
+        print(f"optimstep: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    from .app import OptimstepApp
+
+    return OptimstepApp(stepper).run() or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
