@@ -2,13 +2,13 @@
 
 from .checks import Check, Tolerance, compare, ulp_distance
 from .presets import DEFAULT_PRESET, PRESETS, preset
-from .record import ParamRecord, StepRecord
+from .record import NoMoreSteps, ParamRecord, StepRecord
 from .rules import FLAVOURS, RULES, Rule, RuleOutput, Term, rule_for
 from .scenario import DTYPES, Scenario, ScenarioError
 from .stepper import Stepper
 
 __all__ = [
-    "Check", "DEFAULT_PRESET", "DTYPES", "FLAVOURS", "PRESETS", "ParamRecord", "RULES", "Rule",
+    "Check", "DEFAULT_PRESET", "DTYPES", "FLAVOURS", "NoMoreSteps", "PRESETS", "ParamRecord", "RULES", "Rule",
     "RuleOutput", "Scenario", "ScenarioError", "StepRecord", "Stepper", "Term", "Tolerance",
     "compare", "preset", "rule_for", "ulp_distance",
 ]

@@ -12,6 +12,10 @@ from .checks import Check
 from .rules.base import Term
 
 
+class NoMoreSteps(Exception):
+    """Raised by a source of records that has no further step, e.g. the end of a trace."""
+
+
 @dataclass(frozen=True)
 class ParamRecord:
     """One parameter on one step. Tensors are detached copies owned by the record."""

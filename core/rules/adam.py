@@ -25,6 +25,8 @@ class Adam(Rule):
     optimizer_class = torch.optim.Adam
     hyperparameters = ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize",
                        "decoupled_weight_decay")
+    panels = (("Moments", ("m", "v", "v_max")), ("Bias-corrected", ("m_hat", "v_hat")),
+              ("Update", ("denom", "step_size", "update")))
 
     def initial_state(self, param: torch.Tensor, group: Hyperparameters) -> dict[str, torch.Tensor]:
         state = {

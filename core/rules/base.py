@@ -57,6 +57,9 @@ class Rule:
     """The torch optimizer this rule describes."""
     hyperparameters: ClassVar[tuple[str, ...]]
     """The param-group keys the rule reads, in display order."""
+    panels: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()
+    """Panels the UI shows for this rule: (title, term names) pairs, e.g. Adam's
+    `("Moments", ("m", "v"))`. Terms in no panel are shown under "Other terms"."""
 
     def __init__(self, flavour: str = "torch") -> None:
         if flavour not in FLAVOURS:
