@@ -91,8 +91,10 @@ def ulp_distance(actual: torch.Tensor, expected: torch.Tensor) -> torch.Tensor:
 
     a, b = ordered(actual), ordered(expected)
     if int_dtype == torch.int64:
-        # The difference of two int64 values can overflow; float64 is exact up to 2**53.
-        return (a.to(torch.float64) - b.to(torch.float64)).abs()
+        # a - b cannot overflow when both have one sign; across zero it can, so add the
+        # magnitudes in float64 there (such distances are astronomically large anyway).
+        same_sign = (a >= 0) == (b >= 0)
+        return torch.where(same_sign, (a - b).abs().double(), a.abs().double() + b.abs().double())
     return (a - b).abs()
 
 
