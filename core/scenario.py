@@ -8,7 +8,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from .checks import Tolerance
-from .rules import FLAVOURS, RULES
+from .rules import FLAVOURS, RULES, Rule
 
 DTYPES: dict[str, torch.dtype] = {
     "float64": torch.float64,
@@ -18,10 +18,19 @@ DTYPES: dict[str, torch.dtype] = {
 }
 """Parameter dtypes a scenario may ask for, by name."""
 
+
+class OutputLoss(torch.nn.Module):
+    """The model's output summed, as the loss of models that compute their own objective."""
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return output.sum()
+
+
 LOSSES: dict[str, Callable[[], torch.nn.Module]] = {
     "mse": torch.nn.MSELoss,
     "l1": torch.nn.L1Loss,
     "bce_with_logits": torch.nn.BCEWithLogitsLoss,
+    "output": OutputLoss,
 }
 """Loss functions a scenario may name."""
 
@@ -38,6 +47,8 @@ class Built:
     optimizer: torch.optim.Optimizer
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     batches: tuple[tuple[torch.Tensor, torch.Tensor], ...]
+    rule: Rule | None = None
+    """Reference rule chosen by the scenario; None lets the Stepper pick the optimizer's own."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,30 @@ class Scenario:
     """Reference flavour: `torch` or `textbook`."""
     tolerance: Tolerance | None = None
     """Tolerance of the checks; None means the dtype's default."""
+    description: str = ""
+    """One line on what the scenario shows, for `optimstep presets` and help."""
+    model: str = "linear"
+    """Model kind, one of `models.MODELS`; `in_features`/`out_features` size it."""
+    model_options: Mapping[str, Any] = field(default_factory=dict)
+    """Options of the model kind beyond the feature counts, e.g. `hidden` of an `mlp`."""
+    data: Any = None
+    """A `data.DataSource` to load samples from; None uses `batches` as given."""
+    batch_size: int | None = None
+    """Samples per batch of `data`; None puts every sample in one batch."""
+    shuffle: bool = False
+    """Whether to permute the samples of `data` once, seeded by `seed`, before batching."""
+    param_groups: tuple[Mapping[str, Any], ...] = ()
+    """Optimizer param groups: each has `params` (parameter names) and hyper-parameter
+    overrides. Parameters named in no group form one last group with `hyperparameters`."""
+    optimizer_class: str | None = None
+    """One's own optimizer as `package.module:Class`, used instead of `optimizer`."""
+    reference_rule: str | None = None
+    """Rule to check against, one of RULES; None means the optimizer's own (for a custom
+    class: the rule of its nearest torch.optim base class)."""
+    device: str = "cpu"
+    """torch device of the model and data, e.g. `cpu` or `cuda:0`; must be available."""
+    source: str | None = None
+    """File the scenario was read from; errors found while building name it."""
 
     def __post_init__(self) -> None:
         _require(self.optimizer in RULES, "optimizer", self.optimizer,
@@ -88,6 +123,9 @@ class Scenario:
                  "an integer >= 1")
         _require(isinstance(self.seed, int), "seed", self.seed, "an integer")
         _require(len(self.batches) >= 1, "batches", self.batches, "at least one batch")
+        from .builder import validate_sources
+
+        validate_sources(self)
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -100,20 +138,16 @@ class Scenario:
 
     def build(self) -> Built:
         """Build the model, optimizer, loss and batches; raise ScenarioError on bad values."""
-        torch.manual_seed(self.seed)
-        model = torch.nn.Linear(self.in_features, self.out_features).to(self.torch_dtype)
-        own = dict(model.named_parameters())
-        with torch.no_grad():
-            for name, value in self.parameters.items():
-                _require(name in own, "parameters", name, f"one of {', '.join(own)}")
-                tensor = torch.as_tensor(value, dtype=self.torch_dtype)
-                _require(tensor.shape == own[name].shape, f"parameters.{name}", value,
-                         f"a value of shape {tuple(own[name].shape)}")
-                own[name].copy_(tensor)
+        from . import builder
 
-        batches = tuple((torch.as_tensor(x, dtype=self.torch_dtype),
-                         torch.as_tensor(y, dtype=self.torch_dtype)) for x, y in self.batches)
-        return Built(model, self.make_optimizer(model.parameters()), LOSSES[self.loss](), batches)
+        try:
+            torch.manual_seed(self.seed)
+            model = builder.build_model(self)
+            batches = builder.build_batches(self)
+            optimizer, rule = builder.build_optimizer(self, model)
+        except ScenarioError as error:
+            raise builder.located(self, error) from None
+        return Built(model, optimizer, LOSSES[self.loss](), batches, rule)
 
     def make_optimizer(self, params) -> torch.optim.Optimizer:
         """Construct the optimizer; torch's own validation errors become ScenarioErrors."""
