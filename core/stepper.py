@@ -10,7 +10,9 @@ from typing import Any
 import torch
 
 from .checks import Check, Tolerance, compare
+from .errors import UserCodeError
 from .record import ParamRecord, StepRecord
+from .restore import RestorePoint
 from .rules import Rule, RuleOutput, rule_for
 from .scenario import Scenario
 
@@ -86,7 +88,7 @@ class Stepper:
         built = scenario.build()
         return cls(built.model, built.optimizer, built.loss_fn, built.batches,
                    reference=scenario.reference, tolerance=scenario.tolerance,
-                   name=scenario.name)
+                   name=scenario.name, rule=built.rule)
 
     @property
     def step_count(self) -> int:
@@ -116,32 +118,51 @@ class Stepper:
         return [self.step() for _ in range(steps)]
 
     def step(self) -> StepRecord:
-        """Take one optimizer step, check it, and return its record."""
+        """Take one optimizer step, check it, and return its record.
+
+        Raises UserCodeError when the model, loss function or optimizer raises. The stepper
+        is then as it was before the step: same parameters, optimizer state and step_count.
+        """
         t = self.step_count + 1
         inputs, targets = self.batches[(t - 1) % len(self.batches)]
-        self.optimizer.zero_grad(set_to_none=True)
-        loss = self.loss_fn(self.model(inputs), targets)
-        loss.backward()
+        restore_point = RestorePoint(self.model)
+        phase = "zero_grad"
+        try:
+            self.optimizer.zero_grad(set_to_none=True)
+            phase = "forward"
+            output = self.model(inputs)
+            phase = "loss"
+            loss = self.loss_fn(output, targets)
+            phase = "backward"
+            loss.backward()
 
-        snapshots = [
-            [(p.detach().clone(), None if p.grad is None else p.grad.detach().clone(),
-              _clone_state(self.optimizer.state.get(p, {}))) for p in group["params"]]
-            for group in self.optimizer.param_groups
-        ]
-        hyperparameters = tuple(group_hyperparameters(g) for g in self.optimizer.param_groups)
-        self.optimizer.step()
+            snapshots = [
+                [(p.detach().clone(), None if p.grad is None else p.grad.detach().clone(),
+                  _clone_state(self.optimizer.state.get(p, {}))) for p in group["params"]]
+                for group in self.optimizer.param_groups
+            ]
+            hyperparameters = tuple(group_hyperparameters(g)
+                                    for g in self.optimizer.param_groups)
+            restore_point.save_optimizer(self.optimizer, self._carried)
+            phase = "step"
+            self.optimizer.step()
 
-        params: list[ParamRecord] = []
-        single: list[Check] = []
-        carried: list[Check] = []
-        for g, group in enumerate(self.optimizer.param_groups):
-            for i, p in enumerate(group["params"]):
-                before, grad, state_before = snapshots[g][i]
-                record, checks = self._verify((g, i), p, before, grad, state_before,
-                                              hyperparameters[g])
-                params.append(record)
-                single += checks[0]
-                carried += checks[1]
+            phase = "reference"
+            params: list[ParamRecord] = []
+            single: list[Check] = []
+            carried: list[Check] = []
+            for g, group in enumerate(self.optimizer.param_groups):
+                for i, p in enumerate(group["params"]):
+                    before, grad, state_before = snapshots[g][i]
+                    record, checks = self._verify((g, i), p, before, grad, state_before,
+                                                  hyperparameters[g])
+                    params.append(record)
+                    single += checks[0]
+                    carried += checks[1]
+        except Exception as error:  # noqa: BLE001 - user code may raise anything
+            restore_point.restore()
+            logger.info("step %d: %s raised %r; state restored", t, phase, error)
+            raise UserCodeError(t, phase, error) from error
 
         record = StepRecord(t, float(loss.detach()), tuple(params), tuple(single + carried),
                             self.rule.title, hyperparameters, self.rule.flavour)

@@ -1,0 +1,59 @@
+"""Restore points: put a Stepper back as it was before a step whose user code raised."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+
+
+class RestorePoint:
+    """The parts of a stepper a failed step may have changed, saved before the step.
+
+    `__init__` saves what forward and backward can change: torch's CPU RNG (dropout) and
+    the model's buffers (e.g. BatchNorm running statistics). `save_optimizer` saves, just
+    before `optimizer.step()`, the parameters, the optimizer's state and param groups, and
+    the reference's carried state.
+    """
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+        self.rng = torch.get_rng_state()
+        self.buffers = {name: buffer.detach().clone() for name, buffer in model.named_buffers()}
+        self.optimizer: torch.optim.Optimizer | None = None
+
+    def save_optimizer(self, optimizer: torch.optim.Optimizer,
+                       carried: dict[Any, Any]) -> None:
+        """Save the parameters, optimizer state and groups, and the carried reference state."""
+        self.optimizer = optimizer
+        self.params = [[p.detach().clone() for p in group["params"]]
+                       for group in optimizer.param_groups]
+        self.state = {p: copy.deepcopy(state) for p, state in optimizer.state.items()}
+        self.groups = [copy.deepcopy({k: v for k, v in group.items() if k != "params"})
+                       for group in optimizer.param_groups]
+        self.carried_dict = carried
+        self.carried = dict(carried)
+
+    def restore(self) -> None:
+        """Put back everything saved; the optimizer part only if it was saved."""
+        # NOTE: the CUDA RNG is not saved, so a retried step on a GPU may draw other numbers.
+        torch.set_rng_state(self.rng)
+        with torch.no_grad():
+            for name, buffer in self.model.named_buffers():
+                if name in self.buffers:
+                    buffer.copy_(self.buffers[name])
+        if self.optimizer is not None:
+            self._restore_optimizer(self.optimizer)
+
+    def _restore_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        with torch.no_grad():
+            for group, saved_params, saved_group in zip(optimizer.param_groups, self.params,
+                                                        self.groups):
+                for param, saved in zip(group["params"], saved_params):
+                    param.copy_(saved)
+                group.update(saved_group)
+        optimizer.state.clear()
+        optimizer.state.update(self.state)
+        self.carried_dict.clear()
+        self.carried_dict.update(self.carried)
