@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 from optimstep.core import DTYPES, FLAVOURS, PRESETS, Scenario, ScenarioError, Tolerance
+from optimstep.core.custom import load_optimizer_class
 from optimstep.core.presets import DEFAULT_PRESET
+from optimstep.core.rules import RULES
+from optimstep.core.scenario_file import load_scenario
 
 
 def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,14 +27,12 @@ def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
                        help="relative tolerance of every check (default: the dtype's)")
     group.add_argument("--atol", type=float, default=None, metavar="X",
                        help="absolute tolerance of every check (default: the dtype's)")
+    add_source_arguments(group)
 
 
 def scenario_from_args(args: argparse.Namespace) -> Scenario:
     """Build the scenario the options describe; raise ScenarioError on an invalid value."""
-    if args.preset not in PRESETS:
-        raise ScenarioError(f"invalid --preset: {args.preset!r} (expected one of "
-                            f"{', '.join(PRESETS)})")
-    scenario = PRESETS[args.preset]
+    scenario = source_scenario(args)
     changes = {}
     if args.reference is not None:
         changes["reference"] = args.reference
@@ -44,4 +46,44 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
                 atol=base.atol if args.atol is None else args.atol)
         except ValueError as error:
             raise ScenarioError(str(error).replace("invalid ", "invalid --", 1)) from None
+    return dataclasses.replace(scenario, **changes)
+
+
+def add_source_arguments(group: argparse._ArgumentGroup) -> None:
+    """Add the options that read a scenario file and swap in one's own optimizer class."""
+    group.add_argument("--scenario", default=None, metavar="FILE",
+                       help="scenario file (TOML) to start from instead of a preset; "
+                            "see docs/scenarios.md")
+    group.add_argument("--optimizer-class", default=None, metavar="MODULE:CLASS",
+                       help="one's own torch.optim.Optimizer subclass, e.g. my_adam:MyAdam, "
+                            "imported from the scenario file's folder, the current directory "
+                            "or sys.path; it gets the scenario's hyper-parameters")
+    group.add_argument("--reference-rule", choices=sorted(RULES), default=None,
+                       help="rule to check the optimizer against (default: the optimizer's "
+                            "own, or for --optimizer-class the rule of its nearest "
+                            "torch.optim base class)")
+
+
+def source_scenario(args: argparse.Namespace) -> Scenario:
+    """Return the scenario of --scenario or --preset, with --optimizer-class and
+    --reference-rule applied; raise ScenarioError on an invalid value."""
+    if args.scenario is not None and args.preset != DEFAULT_PRESET:
+        raise ScenarioError(f"invalid --preset: {args.preset!r} (expected no --preset with "
+                            f"--scenario; a scenario file names its base with preset = ...)")
+    if args.scenario is not None:
+        scenario = load_scenario(args.scenario)
+    elif args.preset in PRESETS:
+        scenario = PRESETS[args.preset]
+    else:
+        raise ScenarioError(f"invalid --preset: {args.preset!r} (expected one of "
+                            f"{', '.join(PRESETS)})")
+
+    changes = {}
+    if args.optimizer_class is not None:
+        # Importing here names the flag in errors; the build finds the module imported.
+        folders = [Path(scenario.source).resolve().parent] if scenario.source else []
+        load_optimizer_class(args.optimizer_class, folders, key="--optimizer-class")
+        changes["optimizer_class"] = args.optimizer_class
+    if args.reference_rule is not None:
+        changes["reference_rule"] = args.reference_rule
     return dataclasses.replace(scenario, **changes)
