@@ -17,8 +17,11 @@ Batches = tuple[tuple[torch.Tensor, torch.Tensor], ...]
 
 
 def validate_sources(scenario: Scenario) -> None:
-    """Raise ScenarioError unless the model, data, param group, optimizer and device fields are valid."""
+    """Raise ScenarioError unless the model, data, optimizer and device fields are valid."""
     models.model_options(scenario.model, scenario.model_options)
+    needed_loss = models.MODELS[scenario.model].loss
+    _require(needed_loss is None or scenario.loss == needed_loss, "loss", scenario.loss,
+             f"{needed_loss!r}, the only loss the {scenario.model} model works with")
     _require(_is_int(scenario.in_features, 1), "in_features", scenario.in_features,
              "an integer >= 1")
     _require(_is_int(scenario.out_features, 1), "out_features", scenario.out_features,

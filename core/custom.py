@@ -23,11 +23,11 @@ from .scenario import ScenarioError
 logger = logging.getLogger(__name__)
 
 CLASS_PATH_FORM = "'package.module:Class'"
-"""How an optimizer class path is written, for error messages."""
+"""Form of an optimizer class path, for error messages."""
 
 
 def check_class_path(path: Any, key: str = "optimizer_class") -> tuple[str, str]:
-    """Split `package.module:Class` into module and class names; raise ScenarioError if malformed."""
+    """Split `package.module:Class` into module and class names, or raise ScenarioError."""
     if not isinstance(path, str) or path.count(":") != 1:
         raise ScenarioError(f"invalid {key}: {path!r} (expected {CLASS_PATH_FORM}, with one "
                             f"colon between the module and the class)")

@@ -42,9 +42,9 @@ class TensorFile:
     path: Path
     """The file to read."""
     inputs: str = "inputs"
-    """Key of the inputs when the file holds a dict."""
+    """Key of the inputs when the file contains a dict."""
     targets: str = "targets"
-    """Key of the targets when the file holds a dict."""
+    """Key of the targets when the file contains a dict."""
 
     def load(self, dtype: torch.dtype) -> Batch:
         """Read the file and return its inputs and targets as tensors of `dtype`."""
@@ -64,14 +64,14 @@ class TensorFile:
         if isinstance(content, dict):
             for key in (self.inputs, self.targets):
                 if key not in content:
-                    which = "inputs" if key == self.inputs else "targets"
+                    missing = "inputs" if key == self.inputs else "targets"
                     raise ScenarioError(
-                        f"invalid data.{which}: {key!r} (not a key of '{self.path}', which has "
+                        f"invalid data.{missing}: {key!r} (not a key of '{self.path}', which has "
                         f"{', '.join(map(repr, content)) or 'no keys'})")
             return content[self.inputs], content[self.targets]
         if isinstance(content, (tuple, list)) and len(content) == 2:
             return content[0], content[1]
-        raise ScenarioError(f"invalid data.path: '{self.path}' (holds a "
+        raise ScenarioError(f"invalid data.path: '{self.path}' (contains a "
                             f"{type(content).__name__}; expected a dict with "
                             f"{self.inputs!r} and {self.targets!r} or an (inputs, targets) pair)")
 
@@ -91,7 +91,7 @@ class CsvFile:
     targets: tuple[str | int, ...] = ()
     """Target columns; empty means the last column."""
     header: bool = True
-    """Whether the first row holds column names."""
+    """Whether the first row contains column names."""
     delimiter: str = ","
     """Field separator."""
 

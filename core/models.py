@@ -21,7 +21,7 @@ ACTIVATIONS: dict[str, Callable[[], torch.nn.Module]] = {
 
 
 class Rosenbrock(torch.nn.Module):
-    """The Rosenbrock function f(x, y) = (a − x)² + b·(y − x²)² with the point as parameters.
+    """The Rosenbrock function f(x, y) = (a − x)² + b·(y − x²)², with (x, y) as parameters.
 
     The parameters `x` and `y` are 0-d tensors. `forward` ignores its input and returns f at
     the current point, so the `output` loss minimises f itself. The minimum is f(a, a²) = 0
@@ -61,7 +61,7 @@ class Option:
     default: Any
     """Value used when the scenario does not set the option."""
     allowed: str
-    """What a valid value is, in words, for error messages."""
+    """Valid values in words, for error messages."""
     valid: Callable[[Any], bool]
     """Whether a value is valid."""
 
@@ -80,6 +80,8 @@ class ModelKind:
     """Builder called with in_features, out_features and the options as keywords."""
     uses_features: bool = True
     """Whether `in_features` and `out_features` size the model."""
+    loss: str | None = None
+    """The loss the model needs, e.g. `output` for a model that computes its objective."""
 
 
 def _linear(in_features: int, out_features: int) -> torch.nn.Module:
@@ -116,7 +118,7 @@ MODELS: dict[str, ModelKind] = {
                                 "(x, y)",
                   {"a": Option(1.0, "a finite number", _is_float),
                    "b": Option(100.0, "a finite number", _is_float)},
-                  _rosenbrock, uses_features=False),
+                  _rosenbrock, uses_features=False, loss="output"),
     )
 }
 """Every model kind by name."""

@@ -1,7 +1,7 @@
 """Scenario files: read a TOML file into a validated Scenario.
 
-A file starts from a preset (`preset = "linear"` unless it says otherwise) and changes
-what it names. Every key is checked; an error is one line that names the file, the
+A file starts from a preset (`preset = "linear"` unless it names another) and changes
+only the keys it sets. Every key is checked; an error is one line that names the file, the
 dotted key, the value and what is allowed. The format is described in docs/scenarios.md
 and examples/scenario.toml.
 """
@@ -104,13 +104,15 @@ def _model(root: Table, base: Scenario) -> dict[str, Any]:
     for key in features:
         changes[key] = table.integer(key, minimum=1,
                                      default=getattr(base, key) if same_kind else 1)
-    given = {key: table.values[key] for key in spec.options if key in table}
-    options = {**(base.model_options if same_kind else {}), **given}
+    from_file = {key: table.values[key] for key in spec.options if key in table}
+    options = {**(base.model_options if same_kind else {}), **from_file}
     try:
         filled = models.model_options(kind, options)
     except ScenarioError as error:
         raise ScenarioError(f"{table.file}: {error}") from None
     changes["model_options"] = options
+    if spec.loss is not None and "loss" not in root:
+        changes["loss"] = spec.loss
 
     # The base's initial values fit only the base's model; another model starts seeded.
     same_model = same_kind and filled == models.model_options(base.model, base.model_options) \
@@ -275,9 +277,10 @@ def _param_groups(table: Table, keys: tuple[str, ...] | None) -> tuple[dict[str,
         group = Table(table.file, f"optimizer.param_groups[{index}].", raw)
         if keys is not None:
             group.reject_unknown(("params", *keys))
-        names = group.get("params", isinstance(raw.get("params"), list) and len(raw["params"]) > 0
-                          and all(isinstance(n, str) for n in raw["params"]),
-                          "a non-empty array of parameter names")
+        names = raw.get("params")
+        valid = isinstance(names, list) and len(names) > 0 \
+            and all(isinstance(name, str) for name in names)
+        group.get("params", valid, "a non-empty array of parameter names")
         overrides = {key: _hyperparameter(group, key) for key in raw if key != "params"}
         groups.append({"params": tuple(names), **overrides})
     return tuple(groups)

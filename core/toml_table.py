@@ -29,12 +29,12 @@ def _toml_repr(value: Any) -> str:
 
 
 def is_int(value: Any) -> bool:
-    """Whether a TOML value is an integer (TOML booleans are not)."""
+    """Return whether a TOML value is an integer (TOML booleans are not)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def is_number(value: Any) -> bool:
-    """Whether a TOML value is a finite integer or float."""
+    """Return whether a TOML value is a finite integer or float."""
     return (is_int(value) or isinstance(value, float)) and math.isfinite(value)
 
 

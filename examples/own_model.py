@@ -27,7 +27,8 @@ class TwoLayerNet(torch.nn.Module):
         return self.output(torch.tanh(self.hidden(x)))
 
 
-def make_batches(samples: int = 64, batch_size: int = 16) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def make_batches(samples: int = 64,
+                 batch_size: int = 16) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Return (inputs, targets) batches of y = sin(3x) on [-1, 1]; the stepper cycles them."""
     x = torch.linspace(-1.0, 1.0, samples).unsqueeze(1)
     y = torch.sin(3 * x)

@@ -9,7 +9,7 @@ import torch
 
 
 class TorchOrderAdam(torch.optim.Optimizer):
-    """Adam in torch's order: m ← lerp(m, g, 1 − β1), θ ← θ − (lr / bc1)·m / (√v / √bc2 + ε)."""
+    """Adam in torch's order: m ← lerp(m, g, 1 − β1), θ ← θ − (lr/bc1)·m / (√v/√bc2 + ε)."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
         super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps})

@@ -58,7 +58,7 @@ def test_tensor_file_missing_key_lists_keys(tmp_path, pair):
 
 def test_tensor_file_of_three_tensors_rejected(tmp_path, pair):
     torch.save((*pair, pair[0]), tmp_path / "d.pt")
-    with pytest.raises(ScenarioError, match="holds a tuple"):
+    with pytest.raises(ScenarioError, match="contains a tuple"):
         TensorFile(tmp_path / "d.pt").load(F32)
 
 

@@ -202,3 +202,12 @@ def test_unknown_hyperparameter_lists_the_signature(tmp_path):
                                             r"of: name, class, reference_rule, param_groups, "
                                             r"lr, betas"):
         load(tmp_path, "[optimizer]\nlrr = 0.1\n")
+
+
+def test_rosenbrock_kind_sets_its_loss(tmp_path):
+    assert load(tmp_path, '[model]\nkind = "rosenbrock"\n').loss == "output"
+
+
+def test_rosenbrock_rejects_other_losses(tmp_path):
+    with pytest.raises(ScenarioError, match=r"invalid loss: 'mse' \(expected 'output'"):
+        load(tmp_path, 'loss = "mse"\n[model]\nkind = "rosenbrock"\n')
