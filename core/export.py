@@ -78,7 +78,7 @@ def atomic_file(path: str | os.PathLike[str], force: bool = False,
 
     The text goes to a temporary file in the same folder, which is synced and then moved
     over `path` with `os.replace`, so readers see the old file or the whole new one. On any
-    error, a full disk included, the temporary file is removed and the error raised; an
+    error, a full disk included, the temporary file is removed and the error raised. An
     OSError of the file itself has `filename` set to `path`. Without `force` an existing
     file is left alone and FileExistsError is raised.
     """
@@ -252,6 +252,13 @@ def _param_checks(record: StepRecord, param: ParamRecord) -> list[Check]:
     return [check for check in record.checks if check.name.rpartition(".")[0] == param.name]
 
 
+def _max_ulp(ulps: list[int]) -> int | str:
+    if not ulps:
+        return ""
+    # -1 marks disagreeing non-finite values, which outrank any finite distance.
+    return -1 if min(ulps) < 0 else max(ulps)
+
+
 def csv_rows(record: StepRecord) -> list[dict[str, Any]]:
     """Return one step's CSV rows, one per parameter, keyed by CSV_COLUMNS."""
     rows = []
@@ -272,7 +279,7 @@ def csv_rows(record: StepRecord) -> list[dict[str, Any]]:
             "checks": len(checks), "failed_checks": ";".join(failed),
             "max_abs_error": max((c.max_abs_error for c in checks), default=""),
             "max_rel_error": max((c.max_rel_error for c in checks), default=""),
-            "max_ulp": "" if not ulps else (-1 if min(ulps) < 0 else max(ulps)),
+            "max_ulp": _max_ulp(ulps),
         })
     return rows
 

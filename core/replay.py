@@ -13,7 +13,7 @@ from .trace import Panels, read_trace
 
 @dataclass(frozen=True)
 class TraceRule:
-    """What a replay knows of the rule that made a trace: its name and panels."""
+    """The rule of a trace as a replay sees it: its title, panels and reference flavour."""
 
     title: str
     """Display name of the optimizer, e.g. `Adam`."""
@@ -26,8 +26,8 @@ class TraceRule:
 def panels_for(records: Sequence[StepRecord]) -> Panels:
     """Return panels for a trace that stored none: the known rule's, else one of all terms.
 
-    A rule is known when its title matches the trace's optimizer; its panels keep only
-    the terms the trace has, so a panel of terms a newer rule added does not show empty.
+    A rule is known when its title matches the trace's optimizer. Its panels keep only the
+    terms the trace has, so a panel of terms that a newer rule added does not show empty.
     """
     names = list(dict.fromkeys(term.name for record in records for param in record.params
                                for term in param.terms))
@@ -43,8 +43,8 @@ def panels_for(records: Sequence[StepRecord]) -> Panels:
 class TraceSource:
     """Replays recorded steps through the interface of a Stepper.
 
-    `step()` returns the next recorded step and raises NoMoreSteps after the last one;
-    `records` holds the steps returned since the start or the last `reset()`.
+    `step()` returns the next recorded step and raises NoMoreSteps after the last one.
+    `records` contains the steps returned since the start or the last `reset()`.
     """
 
     def __init__(self, records: Sequence[StepRecord], name: str = "trace",

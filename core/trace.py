@@ -122,7 +122,7 @@ def param_to_dict(param: ParamRecord) -> dict[str, Any]:
 def record_to_dict(record: StepRecord, panels: Panels | None = None) -> dict[str, Any]:
     """Return a step's record as one JSON object (see docs/json.md for every key).
 
-    `panels` is the rule's (title, term names) pairs; when given, it is written so that a
+    `panels` is the rule's (title, term names) pairs. When given, it is written so that a
     replay of the trace groups the terms as the live app does.
     """
     obj = {

@@ -134,14 +134,14 @@ def make_console(file: TextIO) -> Console:
 
 @dataclass
 class _Writers:
-    """Where a run's step records go."""
+    """Writers of a run's step records: JSON lines and CSV rows, None where not requested."""
 
     json: Any = None
     csv: Any = None
 
 
 def run_check(stepper: Any, args: argparse.Namespace, steps: int) -> int:
-    """Take `steps` steps on `stepper` and report them as `args` asks; return the exit status.
+    """Take `steps` steps on `stepper`, report them as `args` requests, return the exit status.
 
     `stepper` is any source of StepRecords with `step()` and `name` (a Stepper in practice),
     so tests can run a deliberately wrong reference rule through the real command.

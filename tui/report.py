@@ -66,7 +66,11 @@ def verdict(passed: bool) -> Text:
 
 def format_error(value: float) -> str:
     """Return an abs or rel error in compact scientific notation."""
-    return "0" if value == 0 else f"{value:.2e}" if math.isfinite(value) else str(value)
+    if value == 0:
+        return "0"
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.2e}"
 
 
 class StepReport:
@@ -110,7 +114,7 @@ def param_table(param: ParamRecord) -> Table:
 
     table.add_row("∇L grad", format_tensor(param.grad), "")
     for term in param.terms:
-        # Most rules open with g = ∇L; a second row of the same values says nothing new.
+        # Most rules open with g = ∇L, and a second row of the same values adds nothing.
         if term.formula == "∇L" and _same(term.value, param.grad):
             continue
         table.add_row(term.symbol, format_tensor(term.value), term.formula)

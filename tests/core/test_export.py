@@ -136,7 +136,9 @@ def test_tally_counts_steps(records):
     tally = CheckTally()
     for record in records:
         tally.add(record)
-    assert (tally.steps, tally.checks, tally.failures) == (3, 48, 0)
+    assert tally.steps == 3
+    assert tally.checks == 48
+    assert tally.failures == 0
 
 
 def test_junit_parses_with_one_case_per_kind(records):

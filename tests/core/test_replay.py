@@ -92,4 +92,6 @@ def test_from_file(tmp_path, records):
     with open(path, "w", encoding="utf-8") as file:
         write_records(records, file, Adam.panels)
     source = TraceSource.from_file(path)
-    assert (source.name, source.total_steps, source.rule.panels) == ("run.jsonl", 3, Adam.panels)
+    assert source.name == "run.jsonl"
+    assert source.total_steps == 3
+    assert source.rule.panels == Adam.panels

@@ -104,8 +104,8 @@ def test_record_round_trip_checks(records):
 
 def test_record_round_trip_header(records):
     decoded = record_from_dict(json.loads(json.dumps(record_to_dict(records[3]))))
-    assert (decoded.step, decoded.loss, decoded.optimizer, decoded.reference) == \
-        (records[3].step, records[3].loss, records[3].optimizer, records[3].reference)
+    for field in ("step", "loss", "optimizer", "reference"):
+        assert getattr(decoded, field) == getattr(records[3], field), field
 
 
 def test_record_round_trip_hyperparameters(records):
