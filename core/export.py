@@ -18,19 +18,31 @@ from .checks import Check
 from .record import ParamRecord, StepRecord
 
 
+def is_stream(path: str | os.PathLike[str]) -> bool:
+    """Return whether `path` exists as a device, pipe or socket, e.g. /dev/null or a FIFO."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def check_target(path: str | os.PathLike[str], force: bool = False) -> None:
     """Raise the OSError that writing `path` would meet, before any work is done.
 
     FileExistsError when the file exists and `force` is false, IsADirectoryError for a
     folder, FileNotFoundError or NotADirectoryError when its folder does not exist. Each
-    error's `filename` is `path`.
+    error's `filename` is `path`. A device or pipe passes, because writing to it replaces
+    no file.
     """
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, "it is a folder", path)
+    if is_stream(path):
+        return
     if os.path.lexists(path) and not force:
         raise FileExistsError(errno.EEXIST, "the file exists", path)
+    folder = os.path.dirname(os.path.realpath(path))
     if not os.path.exists(folder):
         raise FileNotFoundError(errno.ENOENT, f"folder {folder} does not exist", path)
     if not os.path.isdir(folder):
@@ -81,18 +93,31 @@ def atomic_file(path: str | os.PathLike[str], force: bool = False,
     error, a full disk included, the temporary file is removed and the error raised. An
     OSError of the file itself has `filename` set to `path`. Without `force` an existing
     file is left alone and FileExistsError is raised.
+
+    A symbolic link stays in place and its target is replaced. A device or pipe (e.g.
+    /dev/stdout on a pipe) is written directly, since replacing it would remove the device.
     """
     path = os.fspath(path)
     check_target(path, force)
+    if is_stream(path):
+        with _labelled(path):
+            file = open(path, "w", encoding="utf-8", newline=newline)
+        try:
+            yield AtomicTextFile(file, path)
+        finally:
+            with _labelled(path):
+                file.close()
+        return
+
+    target = os.path.realpath(path)
     with _labelled(path):
-        descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)),
-                                                 prefix=f".{os.path.basename(path)}.",
-                                                 suffix=".tmp")
+        descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(target), suffix=".tmp",
+                                                 prefix=f".{os.path.basename(target)}.")
         file = os.fdopen(descriptor, "w", encoding="utf-8", newline=newline)
     try:
         yield AtomicTextFile(file, path)
         with _labelled(path):
-            _complete(file, temporary, path, force)
+            _complete(file, temporary, target, force)
     except BaseException:
         with contextlib.suppress(OSError):
             file.close()

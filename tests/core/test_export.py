@@ -3,6 +3,8 @@
 import contextlib
 import os
 import signal
+import stat
+import threading
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -171,3 +173,28 @@ def test_csv_grad_norm(records):
 
 def test_csv_counts_parameter_checks(records):
     assert csv_rows(records[0])[1]["checks"] == 8
+
+
+def test_symlink_kept_and_target_replaced(tmp_path):
+    target = tmp_path / "real.txt"
+    target.write_text("old")
+    link = tmp_path / "link.txt"
+    link.symlink_to(target)
+    with atomic_file(link, force=True) as file:
+        file.write("new")
+    assert link.is_symlink()
+    assert target.read_text() == "new"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_pipe_written_directly(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    with atomic_file(fifo) as file:
+        file.write("through the pipe")
+    reader.join(timeout=30)
+    assert received == ["through the pipe"]
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
