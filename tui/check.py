@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import errno
 import json
 import os
 import sys
@@ -126,10 +127,22 @@ def validate_outputs(args: argparse.Namespace) -> None:
         check_target(path, args.force)
 
 
+class ReportConsole(Console):
+    """A Rich console that raises BrokenPipeError instead of exiting with status 1.
+
+    Rich's default exit status 1 on a closed pipe would read as a failed check.
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "the reader of the output closed it")
+
+
 def make_console(file: TextIO) -> Console:
     """Return a Rich console on `file`: no ANSI codes off a terminal or with NO_COLOR set."""
     no_color = bool(os.environ.get("NO_COLOR"))
-    return Console(file=file, color_system=None if no_color else "auto", highlight=False)
+    return ReportConsole(file=file, color_system=None if no_color else "auto",
+                         highlight=False)
 
 
 @dataclass
@@ -156,9 +169,12 @@ def run_check(stepper: Any, args: argparse.Namespace, steps: int) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return BROKEN_PIPE
     except OSError as error:
-        if error.filename not in output_paths(args).values():
-            raise
-        return usage_error(describe_os_error(error))
+        if error.filename in output_paths(args).values():
+            return usage_error(describe_os_error(error))
+        if error.filename is None:
+            # stdout itself failed, e.g. redirected to a full disk.
+            return usage_error(f"cannot write the output: {error.strerror or error}")
+        raise
 
 
 def _run(stepper: Any, args: argparse.Namespace, steps: int, console: Console,
@@ -175,10 +191,11 @@ def _run(stepper: Any, args: argparse.Namespace, steps: int, console: Console,
                 atomic_file(args.csv, args.force, newline="")), CSV_COLUMNS)
             writers.csv.writeheader()
 
+        panels = getattr(getattr(stepper, "rule", None), "panels", None)
         for _ in range(steps):
             record = stepper.step()
             tally.add(record)
-            _write_record(writers, record, getattr(getattr(stepper, "rule", None), "panels", None))
+            _write_record(writers, record, panels)
             stop = args.until_fail and not record.passed
             # JSON on stdout is the per-step output; stderr then gets only the summary.
             if stop or not (args.quiet or json_to_stdout):

@@ -462,3 +462,23 @@ def test_full_disk_exits_2_and_leaves_nothing(tmp_path):
     assert result.stderr.strip() == \
         f"optimstep check: error: cannot write {out / 'run.jsonl'}: File too large"
     assert os.listdir(out) == []
+
+
+def test_closed_stdout_exits_141(tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "optimstep.tui", "check"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.readline()
+    process.stdout.close()
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 141
+    assert err == b""
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_full_stdout_exits_2():
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "optimstep.tui", "check", "--steps", "2"],
+                                stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip() == \
+        "optimstep check: error: cannot write the output: No space left on device"
