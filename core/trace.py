@@ -183,13 +183,13 @@ def decode_tensor(value: Any, dtype: str, where: str,
         tensor = torch.tensor(_decode_nested(value, where), dtype=real_dtype)
     except (TypeError, ValueError, RuntimeError) as error:
         raise TraceError(f"invalid {where}: {error}") from None
+    if shape is not None and tensor.numel() == 0 and math.prod(shape) == 0:
+        tensor = tensor.reshape([*shape, 2] if torch_dtype.is_complex else list(shape))
     if torch_dtype.is_complex:
         if tensor.dim() == 0 or tensor.shape[-1] != 2:
             raise TraceError(f"invalid {where}: a {dtype} tensor needs [real, imag] pairs")
         tensor = torch.view_as_complex(tensor.contiguous())
     if shape is not None:
-        if tensor.numel() == 0 and math.prod(shape) == 0:
-            tensor = tensor.reshape(list(shape))
         if list(tensor.shape) != list(shape):
             raise TraceError(f"invalid {where}: shape {list(tensor.shape)} differs from the "
                              f"parameter's {list(shape)}")

@@ -4,6 +4,8 @@ import json
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 
 from optimstep.core import Stepper, preset
@@ -244,3 +246,51 @@ def test_not_a_trace(tmp_path, content, message):
 def test_missing_file(tmp_path):
     with pytest.raises(TraceError, match="cannot read trace"):
         read_trace(tmp_path / "absent.jsonl")
+
+
+DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.complex64,
+          torch.complex128]
+
+
+@settings(max_examples=60, deadline=None)
+@given(dtype=st.sampled_from(DTYPES),
+       shape=st.lists(st.integers(0, 3), max_size=3),
+       data=st.data())
+def test_tensor_round_trip_is_exact(dtype, shape, data):
+    count = math.prod(shape) * (2 if dtype.is_complex else 1)
+    values = data.draw(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=16),
+                                min_size=count, max_size=count))
+    real = torch.tensor(values, dtype=torch.float64).reshape(
+        [*shape, 2] if dtype.is_complex else shape)
+    tensor = torch.view_as_complex(real).to(dtype) if dtype.is_complex else real.to(dtype)
+    decoded = decode_tensor(json.loads(json.dumps(encode_tensor(tensor))),
+                            str(dtype).removeprefix("torch."), "t", shape=shape)
+    assert decoded.dtype == tensor.dtype
+    assert decoded.shape == tensor.shape
+    as_real = torch.view_as_real if dtype.is_complex else (lambda t: t)
+    assert torch.allclose(as_real(decoded).double(), as_real(tensor).double(), rtol=0, atol=0,
+                          equal_nan=True)
+
+
+class ComplexScale(torch.nn.Module):
+    """y = Re(w·x) with a complex weight, to put complex tensors in a record."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.tensor([0.5 + 0.25j, -1.0 + 2.0j]))
+
+    def forward(self, x):
+        return (self.weight * x).real
+
+
+def test_complex_record_round_trip():
+    model = ComplexScale()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    batches = [(torch.ones(2, dtype=torch.complex64), torch.zeros(2))]
+    record = Stepper(model, optimizer, torch.nn.MSELoss(), batches).run(2)[1]
+    decoded = record_from_dict(json.loads(json.dumps(record_to_dict(record))))
+    live, read = record.param("weight"), decoded.param("weight")
+    for field in ("before", "grad", "after", "computed_update"):
+        assert same_tensor(getattr(read, field), getattr(live, field)), field
+    assert all(same_tensor(a.value, b.value) for a, b in zip(read.terms, live.terms, strict=True))
+    assert all(same_tensor(read.state[k], live.state[k]) for k in live.state)
