@@ -155,10 +155,10 @@ def test_read_trace_panels(trace_file):
 
 
 def test_read_trace_never_calls_torch_load(trace_file, monkeypatch):
-    def refuse(*args, **kwargs):
+    def reject_load(*args, **kwargs):
         raise AssertionError("a trace must load without torch.load")
 
-    monkeypatch.setattr(torch, "load", refuse)
+    monkeypatch.setattr(torch, "load", reject_load)
     assert len(read_trace(trace_file).records) == 5
 
 
