@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of `optimstep` and its subcommands."""
     from .options import add_scenario_arguments
-    from . import check
+    from . import check, replay
 
     parser = _Parser(prog="optimstep",
                      description="Step a PyTorch optimizer one update at a time and check each "
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     app = commands.add_parser("run", help="open the app (the default command)")
     add_scenario_arguments(app)
     check.add_parser(commands)
+    replay.add_parser(commands)
     return parser
 
 
