@@ -26,12 +26,12 @@ from .panels import (OTHER_TITLE, AssertionLog, GradientsPanel, ParametersPanel,
 
 logger = logging.getLogger(__name__)
 
-TEN = 10
+FAST_FORWARD_STEPS = 10
 """Steps taken by `f`."""
 
 
 class Source(Protocol):
-    """What the app reads: a live Stepper, or a recorded trace that stands in for one."""
+    """What the app reads: a live Stepper, or a recorded trace used in its place."""
 
     name: str
     rule: Any
@@ -54,7 +54,7 @@ class OptimstepApp(App[int]):
     HORIZONTAL_BREAKPOINTS = [(0, "-single"), (64, "-double")]
     BINDINGS = [
         Binding("n,space,right", "step(1)", "Step", id="step"),
-        Binding("f", f"step({TEN})", "Ten steps", id="step-ten"),
+        Binding("f", f"step({FAST_FORWARD_STEPS})", "Ten steps", id="step-ten"),
         Binding("r", "reset", "Reset", id="reset"),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
         Binding("q", "quit", "Quit", id="quit"),
@@ -67,7 +67,7 @@ class OptimstepApp(App[int]):
         self.source = source
         self.start = read_start(source)
         # Each request takes a ticket and waits for its turn, so steps and resets run one at
-        # a time and in the order of the key presses; a plain lock would not keep that order.
+        # a time and in the order of the key presses. A plain lock would not keep that order.
         self._tickets = itertools.count()
         self._serving = 0
         self._turn = threading.Condition()
@@ -123,13 +123,17 @@ class OptimstepApp(App[int]):
     def action_scroll_log(self, pages: int) -> None:
         """Scroll the assertion log by `pages` pages (negative: up)."""
         log = self.query_one(AssertionLog)
-        log.scroll_page_up() if pages < 0 else log.scroll_page_down()
+        if pages < 0:
+            log.scroll_page_up()
+        else:
+            log.scroll_page_down()
 
     @on(StepsCompleted)
     def _show_steps(self, message: StepsCompleted) -> None:
         first = message.records[0]
         if not self.start.params and first.step == 1:
-            # A source that knew no initial values (e.g. a trace) shows step 1's after a reset.
+            # A source without initial values (e.g. a trace) takes them from step 1's record,
+            # so that a reset shows them.
             self.start = start_from_record(first)
         self.query_one(AssertionLog).show_records(message.records)
         self._show(message.records[-1])

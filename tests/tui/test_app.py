@@ -6,6 +6,7 @@ import re
 
 import pytest
 import torch
+from textual.binding import Binding
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
@@ -205,7 +206,7 @@ async def test_term_rows_show_symbol_value_formula(app, stepper):
         assert round(row_numbers(text, term.symbol)[0], 4) == round(term.value.item(), 4)
 
 
-async def test_unclaimed_terms_go_under_other_terms(stepper):
+async def test_unclaimed_terms_go_under_other_terms():
     class Unsorted(Adam):
         panels = ()
 
@@ -238,6 +239,8 @@ async def test_help_lists_every_binding(app):
         for binding in OptimstepApp.BINDINGS:
             assert binding.description in text
             assert binding.id in text
+            for key in binding.key.split(","):
+                assert app.get_key_display(Binding(key, binding.action)) in text
 
 
 @pytest.mark.parametrize("key", ["question_mark", "q", "escape"])
@@ -267,7 +270,7 @@ def test_bindings_have_description_and_id():
         assert binding.id, binding.key
 
 
-async def test_error_in_step_is_logged(app):
+async def test_error_in_step_is_logged():
     def broken_loss(output, target):
         raise ValueError("targets have the wrong shape")
 
@@ -365,7 +368,7 @@ async def test_log_keeps_bounded_lines(app, stepper):
         assert len(log.lines) == log.max_lines
 
 
-async def test_no_color_shows_pass_in_words(app, monkeypatch):
+async def test_no_color_shows_pass_in_words(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     app = OptimstepApp(Stepper.from_scenario(Scenario()))
     async with app.run_test(size=SIZE) as pilot:

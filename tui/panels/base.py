@@ -15,7 +15,7 @@ from optimstep.core import StepRecord
 from .lines import LineRefreshWidget
 
 HINT = "press n to step"
-"""What an empty panel says before step 1."""
+"""Text of an empty panel before step 1."""
 
 
 @dataclass(frozen=True)

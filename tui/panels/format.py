@@ -37,7 +37,7 @@ def format_scalar(value: complex | float | int | bool) -> str:
 
 
 def format_tensor(tensor: torch.Tensor, limit: int = ELEMENT_LIMIT) -> str:
-    """Format a tensor's first `limit` elements; a 1-element tensor reads as a plain number.
+    """Format a tensor's first `limit` elements, or a 1-element tensor as a plain number.
 
     Only the elements shown are copied out of the tensor, so a large tensor costs no more
     than a small one.

@@ -14,7 +14,7 @@ from .format import format_number
 from .lines import LineRefreshWidget
 
 REFERENCES = {"torch": "torch order", "textbook": "textbook"}
-"""How the header names each reference flavour."""
+"""Header text of each reference flavour."""
 SEPARATOR = "  "
 
 

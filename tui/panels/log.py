@@ -46,7 +46,7 @@ class AssertionLog(RichLog):
         self._append(_line(step, "ERROR", f"{kind}: {' '.join(message.split())}"))
 
     def _append(self, text: Text) -> None:
-        # RichLog scrolls after the next refresh, which paints the log twice; scrolling
+        # RichLog scrolls after the next refresh, which paints the log twice. Scrolling
         # at once paints it once.
         self.write(text, scroll_end=False)
         if self.auto_scroll:

@@ -27,7 +27,7 @@ INDENT = "  "
 class FittedTable:
     """Rows of cells under headers, with an optional note (e.g. a formula) per row.
 
-    The first column holds each row's label. Tensor cells show as many leading elements
+    The first column contains each row's label. Tensor cells show as many leading elements
     (3, then 2, then 1) as let the table fit. The note column takes the width left and is
     dropped when less than NOTE_MIN_WIDTH is left. When even one element per tensor is too
     wide, each row is stacked instead: its label on a line, then one line per headed cell.
@@ -96,8 +96,8 @@ class FittedTable:
 def merged(segments: Iterable[Segment]) -> Iterable[Segment]:
     """Merge neighbouring segments of the same style, so fewer style codes reach the terminal.
 
-    Rich pads table cells with an empty `Style()` and leaves cell text unstyled (None); both
-    mean the default style, so they are made equal before merging.
+    Rich pads table cells with an empty `Style()` and leaves cell text unstyled (None).
+    Both mean the default style, so they are made equal before merging.
     """
     return Segment.simplify(Segment(text, style or None, control)
                             for text, style, control in segments)

@@ -42,7 +42,7 @@ class TermsPanel(RecordPanel):
         return FittedTable(rows, headers, formulas, "formula")
 
     def content_at_start(self, start: Start) -> RenderableType:
-        # Which terms exist is known only from a record; a catch-all panel waits for one.
+        # Which terms exist is known only from a record, so a catch-all panel waits for one.
         self.display = self.names is not None
         return hint()
 
