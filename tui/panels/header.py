@@ -29,11 +29,20 @@ class StatusHeader(LineRefreshWidget):
     reference: reactive[str] = reactive("torch", repaint=False)
 
     def on_mount(self) -> None:
+        self._redraw_pending = False
         for name in ("scenario", "step", "loss", "optimizer", "reference"):
-            self.watch(self, name, self._redraw, init=False)
+            self.watch(self, name, self._request_redraw, init=False)
         self._redraw()
 
+    def _request_redraw(self) -> None:
+        # A step changes several facts at once. Redraw once for all of them, because each
+        # redraw would write its changed line to the terminal again.
+        if not self._redraw_pending:
+            self._redraw_pending = True
+            self.call_later(self._redraw)
+
     def _redraw(self) -> None:
+        self._redraw_pending = False
         loss = "—" if self.loss is None else format_number(self.loss)
         facts = [Text("optimstep", style="bold"), Text(f"scenario: {self.scenario}"),
                  Text(f"step {self.step}", style="bold"), Text(f"loss {loss}"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import RenderableType
 from textual.geometry import Region
 from textual.strip import Strip
@@ -43,7 +44,34 @@ class LineRefreshWidget(Widget):
             self._drawn_width = width
             self.refresh(layout=True)
             return
-        changed = [Region(0, y, width, 1)
-                   for y, (line, previous) in enumerate(zip(lines, drawn)) if line != previous]
+        changed = []
+        for y, (line, previous) in enumerate(zip(lines, drawn)):
+            start, end = changed_cells(line, previous)
+            if end > start:
+                changed.append(Region(start, y, end - start, 1))
         if changed:
             self.refresh(*changed)
+
+
+def changed_cells(line: Strip, previous: Strip) -> tuple[int, int]:
+    """Return the cells [start, end) that differ between two lines, or (0, 0) if none do.
+
+    Lines are compared character by character with each character's style. When they
+    contain different numbers of characters, the whole line counts as changed. Textual 8.2
+    writes a changed span from the widget's left edge, so the end is what saves bytes.
+    """
+    if line == previous:
+        return 0, 0
+    characters, previous_characters = _styled_characters(line), _styled_characters(previous)
+    if len(characters) != len(previous_characters):
+        return 0, line.cell_length
+
+    pairs = list(zip(characters, previous_characters))
+    first = next(i for i, (new, old) in enumerate(pairs) if new != old)
+    last = max(i for i, (new, old) in enumerate(pairs) if new != old)
+    text = line.text
+    return cell_len(text[:first]), cell_len(text[:last + 1])
+
+
+def _styled_characters(line: Strip) -> list[tuple[str, object]]:
+    return [(character, segment.style) for segment in line for character in segment.text]
