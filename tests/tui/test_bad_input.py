@@ -140,5 +140,5 @@ def test_bad_input_in_subprocess(tmp_path, args, fragment):
     lines = result.stderr.splitlines()
     assert result.returncode == 2
     assert len(lines) == 1
-    assert lines[0].startswith("optimstep: error: ")
+    assert lines[0].startswith("optimstep check: error: ")
     assert fragment in lines[0]

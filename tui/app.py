@@ -1,0 +1,231 @@
+"""The optimstep app: a header, a panel per part of a step, and the assertion log."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, Vertical
+from textual.logging import TextualHandler
+from textual.widgets import Footer
+from textual.worker import get_current_worker
+
+from optimstep.core import NoMoreSteps, StepRecord, UserCodeError
+from optimstep.core.stepper import group_hyperparameters
+
+from .help import HelpScreen
+from .messages import SourceExhausted, SourceReset, StepFailed, StepsCompleted
+from .panels import (OTHER_TITLE, AssertionLog, GradientsPanel, ParametersPanel, RecordPanel,
+                     Start, StatusHeader, TermsPanel, UpdatesPanel, describe_optimizer)
+
+logger = logging.getLogger(__name__)
+
+FAST_FORWARD_STEPS = 10
+"""Steps taken by `f`."""
+
+
+class Source(Protocol):
+    """What the app reads: a live Stepper, or a recorded trace used in its place."""
+
+    name: str
+    rule: Any
+    records: list[StepRecord]
+
+    @property
+    def step_count(self) -> int: ...
+    @property
+    def reference(self) -> str: ...
+    def step(self) -> StepRecord: ...
+    def reset(self) -> None: ...
+
+
+class OptimstepApp(App[int]):
+    """Steps a source one key press at a time and shows each record in panels."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "optimstep"
+    ENABLE_COMMAND_PALETTE = False
+    HORIZONTAL_BREAKPOINTS = [(0, "-single"), (64, "-double")]
+    BINDINGS = [
+        Binding("n,space,right", "step(1)", "Step", id="step"),
+        Binding("f", f"step({FAST_FORWARD_STEPS})", "Ten steps", id="step-ten"),
+        Binding("r", "reset", "Reset", id="reset"),
+        Binding("question_mark", "help", "Help", id="help", key_display="?"),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("pageup", "scroll_log(-1)", "Scroll the log up", id="log-up", show=False),
+        Binding("pagedown", "scroll_log(1)", "Scroll the log down", id="log-down", show=False),
+    ]
+
+    def __init__(self, source: Source) -> None:
+        super().__init__()
+        self.source = source
+        self.start = read_start(source)
+        # Each request takes a ticket and waits for its turn, so steps and resets run one at
+        # a time and in the order of the key presses. A plain lock would not keep that order.
+        self._tickets = itertools.count()
+        self._serving = 0
+        self._turn = threading.Condition()
+        self._log_handler = TextualHandler()
+
+    def compose(self) -> ComposeResult:
+        panels = tuple(getattr(self.source.rule, "panels", ()))
+        yield StatusHeader(id="header")
+        with Container(id="panels"):
+            yield ParametersPanel(id="parameters")
+            yield GradientsPanel(id="gradients")
+            for title, names in panels:
+                yield TermsPanel(title, names)
+            claimed = {name for _, names in panels for name in names}
+            yield TermsPanel(OTHER_TITLE, None, exclude=claimed, id="other-terms")
+            yield UpdatesPanel(id="updates")
+        # The title sits on a container, so scrolling the log does not repaint it.
+        with Vertical(id="log-box") as log_box:
+            log_box.border_title = "Assertion log"
+            yield AssertionLog(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        logging.getLogger("optimstep").addHandler(self._log_handler)
+        header = self.query_one(StatusHeader)
+        header.scenario = self.source.name
+        header.reference = self.source.reference
+        records = list(self.source.records)
+        self._show(records[-1] if records else None)
+        log = self.query_one(AssertionLog)
+        log.show_start()
+        log.show_records(records)
+
+    def on_unmount(self) -> None:
+        logging.getLogger("optimstep").removeHandler(self._log_handler)
+
+    def action_step(self, count: int) -> None:
+        """Take `count` steps in the worker; the panels update once, at the end."""
+        self._request(self._take_steps, count)
+
+    def action_reset(self) -> None:
+        """Return the source to its state before step 1."""
+        self._request(self._reset)
+
+    def action_help(self) -> None:
+        """Open the help screen."""
+        self.push_screen(HelpScreen(self.BINDINGS))
+
+    async def action_quit(self) -> None:
+        """Quit with exit status 0."""
+        self.exit(0)
+
+    def action_scroll_log(self, pages: int) -> None:
+        """Scroll the assertion log by `pages` pages (negative: up)."""
+        log = self.query_one(AssertionLog)
+        if pages < 0:
+            log.scroll_page_up()
+        else:
+            log.scroll_page_down()
+
+    @on(StepsCompleted)
+    def _show_steps(self, message: StepsCompleted) -> None:
+        first = message.records[0]
+        if not self.start.params and first.step == 1:
+            # A source without initial values (e.g. a trace) takes them from step 1's record,
+            # so that a reset shows them.
+            self.start = start_from_record(first)
+        self.query_one(AssertionLog).show_records(message.records)
+        self._show(message.records[-1])
+
+    @on(StepFailed)
+    def _show_failure(self, message: StepFailed) -> None:
+        self.query_one(AssertionLog).show_error(message.step, message.kind, message.message)
+        self.notify(f"step {message.step} failed: {message.kind}", severity="error")
+
+    @on(SourceExhausted)
+    def _show_end(self, message: SourceExhausted) -> None:
+        self.notify(f"end of trace after step {message.steps}", severity="warning")
+
+    @on(SourceReset)
+    def _show_reset(self) -> None:
+        self._show(None)
+        self.query_one(AssertionLog).show_start()
+
+    def _show(self, record: StepRecord | None) -> None:
+        header = self.query_one(StatusHeader)
+        header.step = record.step if record else 0
+        header.loss = record.loss if record else None
+        header.optimizer = describe_optimizer(
+            record.optimizer if record else self.start.optimizer,
+            record.hyperparameters if record else self.start.hyperparameters,
+            getattr(self.source.rule, "hyperparameters", None))
+        for panel in self.query(RecordPanel):
+            panel.show(record, self.start)
+
+    def _request(self, job: Callable[..., None], *args: Any) -> None:
+        self._run_in_turn(next(self._tickets), job, args)
+
+    @work(thread=True, group="source")
+    def _run_in_turn(self, ticket: int, job: Callable[..., None], args: tuple) -> None:
+        with self._turn:
+            self._turn.wait_for(lambda: self._serving == ticket)
+        try:
+            if not get_current_worker().is_cancelled:
+                job(*args)
+        finally:
+            with self._turn:
+                self._serving += 1
+                self._turn.notify_all()
+
+    def _take_steps(self, count: int) -> None:
+        records: list[StepRecord] = []
+        worker = get_current_worker()
+        try:
+            while len(records) < count and not worker.is_cancelled:
+                records.append(self.source.step())
+        except NoMoreSteps:
+            self._post_records(records)
+            self.post_message(SourceExhausted(self.source.step_count))
+        except Exception as error:  # any error of the user's model or optimizer
+            step = self.source.step_count + 1
+            # The Stepper wraps the user's exception with the step and phase; show the cause.
+            error = error.error if isinstance(error, UserCodeError) else error
+            logger.warning("step %d failed: %s: %s", step, type(error).__name__, error,
+                           exc_info=True)
+            self._post_records(records)
+            self.post_message(StepFailed(step, type(error).__name__, str(error)))
+        else:
+            self._post_records(records)
+
+    def _post_records(self, records: list[StepRecord]) -> None:
+        if records:
+            self.post_message(StepsCompleted(tuple(records)))
+
+    def _reset(self) -> None:
+        self.source.reset()
+        self.post_message(SourceReset())
+
+
+def read_start(source: Source) -> Start:
+    """Read the state before step 1: from the first record, or from a Stepper's optimizer."""
+    title = getattr(source.rule, "title", "")
+    records = list(source.records)
+    if records:
+        return start_from_record(records[0])
+
+    optimizer = getattr(source, "optimizer", None)
+    names = getattr(source, "param_names", None)
+    if optimizer is None or names is None:
+        return Start(optimizer=title)
+    params = tuple((names[g][i], p.detach().clone())
+                   for g, group in enumerate(optimizer.param_groups)
+                   for i, p in enumerate(group["params"]))
+    groups = tuple(group_hyperparameters(group) for group in optimizer.param_groups)
+    return Start(params, title, groups)
+
+
+def start_from_record(record: StepRecord) -> Start:
+    """Return the state before `record`'s step, read from the record itself."""
+    return Start(tuple((p.name, p.before) for p in record.params), record.optimizer,
+                 record.hyperparameters)

@@ -1,0 +1,228 @@
+"""`optimstep check`: step without the app, check every update, report as text or files."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import errno
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import torch
+from rich.console import Console
+
+from optimstep import __version__
+from optimstep.core import ScenarioError, Stepper
+from optimstep.core.export import (CSV_COLUMNS, CheckTally, atomic_file, check_target,
+                                   csv_rows, junit_xml)
+from optimstep.core.record import StepRecord
+from optimstep.core.trace import Panels, record_to_dict
+
+from .options import add_scenario_arguments, scenario_from_args
+from .report import StepReport, Summary
+
+USAGE_ERROR = 2
+"""Exit status for invalid usage and for outputs that cannot be written."""
+
+BROKEN_PIPE = 141
+"""Exit status when the reader of stdout went away: 128 + SIGPIPE, as a shell reports it."""
+
+
+def positive_int(text: str) -> int:
+    """Parse a step count: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r} (expected an integer >= 1)")
+    return value
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `check` subcommand to the `optimstep` parser."""
+    parser = subparsers.add_parser(
+        "check", help="step without the app and check every update (exit 1 on a failure)",
+        description="Take steps without the app, check each update against the optimizer's "
+                    "published rule, and print a report. Exit status: 0 when every check "
+                    "passed, 1 when any check failed, 2 for invalid usage or an output file "
+                    "that cannot be written.")
+    add_scenario_arguments(parser)
+    run = parser.add_argument_group("run")
+    run.add_argument("--steps", type=positive_int, default=None, metavar="N",
+                     help="steps to take (default: the scenario's, 101 for the default one)")
+    run.add_argument("--until-fail", action="store_true",
+                     help="stop at the first step with a failed check and print it in full")
+    output = parser.add_argument_group("output")
+    output.add_argument("--quiet", "-q", action="store_true",
+                        help="print only the summary, not each step")
+    output.add_argument("--json", action="store_true",
+                        help="write one JSON object per step and line (see docs/json.md) to "
+                             "stdout, or to --output")
+    output.add_argument("--output", "-o", metavar="FILE",
+                        help="write the --json lines to FILE instead of stdout")
+    output.add_argument("--junit", metavar="FILE",
+                        help="write a JUnit XML report to FILE: one test case per check")
+    output.add_argument("--csv", metavar="FILE",
+                        help="write a CSV table to FILE: one row per step and parameter")
+    output.add_argument("--force", action="store_true",
+                        help="overwrite output files that exist")
+    parser.set_defaults(handler=handle)
+    return parser
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Run `optimstep check` with parsed arguments; return the exit status."""
+    try:
+        scenario = scenario_from_args(args)
+        validate_outputs(args)
+        stepper = Stepper.from_scenario(scenario)
+    except (ScenarioError, UsageError) as error:
+        return usage_error(str(error))
+    except OSError as error:
+        return usage_error(describe_os_error(error))
+    steps = args.steps if args.steps is not None else scenario.steps
+    return run_check(stepper, args, steps)
+
+
+class UsageError(ValueError):
+    """Options that contradict each other; the message names them."""
+
+
+def usage_error(message: str) -> int:
+    """Print a one-line error on stderr and return the usage exit status."""
+    print(f"optimstep check: error: {message}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+def describe_os_error(error: OSError) -> str:
+    """Return one line on why an output file cannot be written."""
+    if isinstance(error, FileExistsError):
+        return f"{error.filename} exists (pass --force to overwrite it)"
+    return f"cannot write {error.filename}: {error.strerror or error}"
+
+
+def output_paths(args: argparse.Namespace) -> dict[str, str]:
+    """Return each output file the options ask for, by option name."""
+    paths = {"--output": args.output, "--junit": args.junit, "--csv": args.csv}
+    return {option: path for option, path in paths.items() if path is not None}
+
+
+def validate_outputs(args: argparse.Namespace) -> None:
+    """Raise UsageError for contradicting output options, OSError for unwritable files."""
+    if args.output is not None and not args.json:
+        raise UsageError("--output needs --json (it names the file of the JSON lines)")
+    paths = output_paths(args)
+    seen: dict[str, str] = {}
+    for option, path in paths.items():
+        key = os.path.realpath(path)
+        if key in seen:
+            raise UsageError(f"{seen[key]} and {option} name the same file {path!r}")
+        seen[key] = option
+        check_target(path, args.force)
+
+
+class ReportConsole(Console):
+    """A Rich console that raises BrokenPipeError instead of exiting with status 1.
+
+    Rich's default exit status 1 on a closed pipe would read as a failed check.
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "the reader of the output closed it")
+
+
+def make_console(file: TextIO) -> Console:
+    """Return a Rich console on `file`: no ANSI codes off a terminal or with NO_COLOR set."""
+    no_color = bool(os.environ.get("NO_COLOR"))
+    return ReportConsole(file=file, color_system=None if no_color else "auto",
+                         highlight=False)
+
+
+@dataclass
+class _Writers:
+    """Writers of a run's step records: JSON lines and CSV rows, None where not requested."""
+
+    json: Any = None
+    csv: Any = None
+
+
+def run_check(stepper: Any, args: argparse.Namespace, steps: int) -> int:
+    """Take `steps` steps on `stepper`, report them as `args` requests, return the exit status.
+
+    `stepper` is any source of StepRecords with `step()` and `name` (a Stepper in practice),
+    so tests can run a deliberately wrong reference rule through the real command.
+    """
+    json_to_stdout = args.json and args.output is None
+    console = make_console(sys.stderr if json_to_stdout else sys.stdout)
+    try:
+        return _run(stepper, args, steps, console, json_to_stdout)
+    except BrokenPipeError:
+        # The reader of stdout closed it (e.g. `| head`); stop quietly as a shell tool does.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
+    except OSError as error:
+        if error.filename in output_paths(args).values():
+            return usage_error(describe_os_error(error))
+        if error.filename is None:
+            # stdout itself failed, e.g. redirected to a full disk.
+            return usage_error(f"cannot write the output: {error.strerror or error}")
+        raise
+
+
+def _run(stepper: Any, args: argparse.Namespace, steps: int, console: Console,
+         json_to_stdout: bool) -> int:
+    tally = CheckTally()
+    started = time.perf_counter()
+    with contextlib.ExitStack() as files:
+        writers = _Writers()
+        if args.json:
+            writers.json = sys.stdout if json_to_stdout else files.enter_context(
+                atomic_file(args.output, args.force))
+        if args.csv:
+            writers.csv = csv.DictWriter(files.enter_context(
+                atomic_file(args.csv, args.force, newline="")), CSV_COLUMNS)
+            writers.csv.writeheader()
+
+        panels = getattr(getattr(stepper, "rule", None), "panels", None)
+        for _ in range(steps):
+            record = stepper.step()
+            tally.add(record)
+            _write_record(writers, record, panels)
+            stop = args.until_fail and not record.passed
+            # JSON on stdout is the per-step output; stderr then gets only the summary.
+            if stop or not (args.quiet or json_to_stdout):
+                console.print(StepReport(record, full=stop))
+            if stop:
+                break
+
+        if args.junit:
+            with atomic_file(args.junit, args.force) as file:
+                file.write(_junit(stepper, tally, time.perf_counter() - started))
+    console.print(Summary(tally, stopped_early=args.until_fail and not tally.passed))
+    return 0 if tally.passed else 1
+
+
+def _write_record(writers: _Writers, record: StepRecord, panels: Panels | None) -> None:
+    if writers.json is not None:
+        writers.json.write(json.dumps(record_to_dict(record, panels)) + "\n")
+        if writers.json is sys.stdout:
+            sys.stdout.flush()
+    if writers.csv is not None:
+        writers.csv.writerows(csv_rows(record))
+
+
+def _junit(stepper: Any, tally: CheckTally, elapsed: float) -> str:
+    first = stepper.records[0] if stepper.records else None
+    properties = {"optimizer": first.optimizer if first else "",
+                  "reference": first.reference if first else "",
+                  "steps": tally.steps, "torch": torch.__version__,
+                  "optimstep": __version__}
+    return junit_xml(tally, f"optimstep.{stepper.name}", properties, elapsed)

@@ -1,0 +1,48 @@
+"""The help screen: every key of the app, built from the same BINDINGS as the footer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class HelpScreen(ModalScreen[None]):
+    """A modal table of keys, descriptions and binding ids; `?`, `q` or Escape closes it."""
+
+    BINDINGS = [
+        Binding("question_mark,q,escape", "close", "Close help", id="close-help"),
+    ]
+
+    def __init__(self, bindings: Iterable[Binding]) -> None:
+        super().__init__()
+        self.bindings = [*bindings, *self.BINDINGS]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help") as help_box:
+            help_box.border_title = "Keys"
+            yield Static(self._keys_table(), id="help-keys")
+            yield Static("press ?, q or Escape to close", id="help-hint")
+
+    def action_close(self) -> None:
+        """Close the help screen."""
+        self.dismiss()
+
+    def _keys_table(self) -> Table:
+        table = Table(box=None, header_style="bold", padding=(0, 2, 0, 0), pad_edge=False)
+        table.add_column("keys", no_wrap=True)
+        table.add_column("action")
+        table.add_column("id", style="dim", no_wrap=True)
+        for binding in self.bindings:
+            table.add_row(self._keys(binding), binding.description, binding.id or "")
+        return table
+
+    def _keys(self, binding: Binding) -> str:
+        keys = [self.app.get_key_display(Binding(key.strip(), binding.action))
+                for key in binding.key.split(",")]
+        return ", ".join(keys)

@@ -1,0 +1,99 @@
+"""The header: scenario, step, loss, optimizer with hyper-parameters, reference flavour."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.text import Text
+from textual.reactive import reactive
+
+from .format import format_number
+from .lines import LineRefreshWidget
+
+REFERENCES = {"torch": "torch order", "textbook": "textbook"}
+"""Header text of each reference flavour."""
+SEPARATOR = "  "
+
+
+class StatusHeader(LineRefreshWidget):
+    """One fact per reactive attribute, packed into as few lines as the width allows."""
+
+    # Each change redraws through replace_content, which repaints only the changed lines.
+    scenario: reactive[str] = reactive("", repaint=False)
+    step: reactive[int] = reactive(0, repaint=False)
+    loss: reactive[float | None] = reactive(None, repaint=False)
+    optimizer: reactive[str] = reactive("", repaint=False)
+    reference: reactive[str] = reactive("torch", repaint=False)
+
+    def on_mount(self) -> None:
+        self._redraw_pending = False
+        for name in ("scenario", "step", "loss", "optimizer", "reference"):
+            self.watch(self, name, self._request_redraw, init=False)
+        self._redraw()
+
+    def _request_redraw(self) -> None:
+        # A step changes several facts at once. Redraw once for all of them, because each
+        # redraw would write its changed line to the terminal again.
+        if not self._redraw_pending:
+            self._redraw_pending = True
+            self.call_later(self._redraw)
+
+    def _redraw(self) -> None:
+        self._redraw_pending = False
+        loss = "—" if self.loss is None else format_number(self.loss)
+        facts = [Text("optimstep", style="bold"), Text(f"scenario: {self.scenario}"),
+                 Text(f"step {self.step}", style="bold"), Text(f"loss {loss}"),
+                 Text(self.optimizer),
+                 Text(f"reference: {REFERENCES.get(self.reference, self.reference)}")]
+        self.replace_content(FactLines([fact for fact in facts if fact]))
+
+
+class FactLines:
+    """Short texts joined by two spaces, wrapped only between texts, never inside one."""
+
+    def __init__(self, facts: Sequence[Text]) -> None:
+        self.facts = facts
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        line = Text(no_wrap=True, overflow="ellipsis")
+        for fact in self.facts:
+            if line and line.cell_len + len(SEPARATOR) + fact.cell_len > options.max_width:
+                yield line
+                line = Text(no_wrap=True, overflow="ellipsis")
+            if line:
+                line.append(SEPARATOR)
+            line.append_text(fact)
+        yield line
+
+
+def describe_optimizer(title: str, groups: Sequence[Mapping[str, Any]],
+                       keys: Sequence[str] | None = None) -> str:
+    """Describe an optimizer as `Adam lr=0.1 betas=(0.9, 0.99) eps=1e-08`.
+
+    Shows the first group's `keys` (every key if None). Switches that are off and zero
+    values are left out, except the first key (the learning rate in torch's optimizers).
+    """
+    if not groups:
+        return title
+    group = groups[0]
+    keys = list(keys if keys is not None else group)
+    shown = [f"{key}={_value(group[key])}" for index, key in enumerate(keys)
+             if key in group and (index == 0 or _is_set(group[key]))]
+    others = len(groups) - 1
+    more = f" (+{others} more param group{'s' if others > 1 else ''})" if others else ""
+    return " ".join([title, *shown]) + more
+
+
+def _is_set(value: Any) -> bool:
+    if isinstance(value, torch.Tensor):
+        return value.numel() != 1 or value.item() != 0
+    return value is not None and value is not False and value != 0
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    return value

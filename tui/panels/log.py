@@ -1,0 +1,75 @@
+"""The assertion log: one line per check per step, PASS or FAIL in words."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.widgets import RichLog
+
+from optimstep.core import Check, StepRecord
+
+from .base import HINT
+from .format import format_error
+
+MAX_LINES = 2000
+"""Lines kept; older ones are dropped so a long session costs bounded memory and time."""
+
+_STATUS_STYLES = {"PASS": "bold green", "FAIL": "bold red", "skipped": "yellow",
+                  "ERROR": "bold red"}
+
+
+class AssertionLog(RichLog):
+    """The checks of every step, newest last, with status, name, mode and errors."""
+
+    # Keys go to the app's bindings, so the arrow keys step instead of scrolling the log.
+    can_focus = False
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_lines=MAX_LINES, min_width=1, wrap=False, markup=False,
+                         highlight=False, **kwargs)
+
+    def show_start(self) -> None:
+        """Clear the log and write what to do before step 1."""
+        self.clear()
+        self.write(Text(f"step 0: initial values; {HINT}, f for ten steps, ? for help",
+                        style="dim", no_wrap=True, overflow="ellipsis"))
+
+    def show_records(self, records: Iterable[StepRecord]) -> None:
+        """Write a line per check and per skipped parameter of each record, in one write."""
+        lines = [line for record in records for line in _record_lines(record)]
+        if lines:
+            self._append(Text("\n", no_wrap=True, overflow="ellipsis").join(lines))
+
+    def show_error(self, step: int, kind: str, message: str) -> None:
+        """Write a line for a step that raised instead of returning a record."""
+        self._append(_line(step, "ERROR", f"{kind}: {' '.join(message.split())}"))
+
+    def _append(self, text: Text) -> None:
+        # RichLog scrolls after the next refresh, which paints the log twice. Scrolling
+        # at once paints it once.
+        self.write(text, scroll_end=False)
+        if self.auto_scroll:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+
+def _record_lines(record: StepRecord) -> list[Text]:
+    lines = [_line(record.step, "skipped", f"{p.name} (grad is None)")
+             for p in record.params if p.skipped]
+    return lines + [_check_line(record.step, check) for check in record.checks]
+
+
+def _check_line(step: int, check: Check) -> Text:
+    ulp = "—" if check.max_ulp < 0 else str(check.max_ulp)
+    text = (f"{check.name:<18} {check.mode:<7} abs {format_error(check.max_abs_error):<8} "
+            f"rel {format_error(check.max_rel_error):<8} ulp {ulp}")
+    if check.detail:
+        text += f"  {check.detail}"
+    return _line(step, "PASS" if check.passed else "FAIL", text)
+
+
+def _line(step: int, status: str, text: str) -> Text:
+    line = Text(f"{step:>4}  ", no_wrap=True, overflow="ellipsis")
+    line.append(f"{status:<7}", style=_STATUS_STYLES[status])
+    line.append(f"  {text}")
+    return line
