@@ -27,7 +27,7 @@ CASES = [
     ("unknown-hyperparameter", "[optimizer]\nlrr = 0.1\n", [],
      ["unknown key optimizer.lrr = 0.1", "lr, betas, eps"]),
     ("optimizer-name", '[optimizer]\nname = "sgdx"\n', [],
-     ["invalid optimizer.name: 'sgdx'", "adam, adamw"]),
+     ["invalid optimizer.name: 'sgdx'", "expected one of", "adamw"]),
     ("model-kind", '[model]\nkind = "cnn"\n', [],
      ["invalid model.kind: 'cnn'", "linear, mlp, rosenbrock"]),
     ("model-as-string", 'model = "mlp"\n', [], ["invalid model: 'mlp'", "a table: [model]"]),
@@ -70,8 +70,8 @@ CASES = [
      ["invalid --optimizer-class: 'torch.optim:Adamm'", "has no 'Adamm'"]),
     ("flag-class-without-rule", None, ["--optimizer-class", "adam_free_module:Descent"],
      ["invalid reference_rule: None", "--reference-rule"]),
-    ("flag-reference-rule", None, ["--reference-rule", "sgd"],
-     ["--reference-rule", "invalid choice: 'sgd'"]),
+    ("flag-reference-rule", None, ["--reference-rule", "no-such-rule"],
+     ["--reference-rule", "invalid choice: 'no-such-rule'"]),
     ("flag-preset", None, ["--preset", "nope"], ["invalid --preset: 'nope'", "linear"]),
     ("flag-missing-file", None, ["--scenario", "missing.toml"],
      ["invalid scenario file: 'missing.toml'", "file not found"]),
@@ -99,6 +99,18 @@ def arguments(tmp_path, text, extra):
 def in_tmp_path(tmp_path, monkeypatch):
     (tmp_path / "adam_free_module.py").write_text(DESCENT)
     monkeypatch.chdir(tmp_path)
+
+
+def _app_opened(*args, **kwargs):
+    raise AssertionError("the input was accepted and the app opened")
+
+
+@pytest.fixture(autouse=True)
+def app_never_opens(monkeypatch):
+    # A case that stops being invalid must fail here, not wait for keys in an open app.
+    from optimstep.tui.app import OptimstepApp
+
+    monkeypatch.setattr(OptimstepApp, "run", _app_opened)
 
 
 @pytest.fixture(params=["run", "check"])
