@@ -158,16 +158,29 @@ class Snapshot:
 
     def restore(self, model: torch.nn.Module,
                 optimizer: torch.optim.Optimizer) -> dict[ParamKey, State]:
-        """Load this state into the model, optimizer and RNGs; return the carried state."""
+        """Load this state into the model, optimizer and RNGs; return the carried state.
+
+        The optimizer's state and param groups are updated in place, unlike with
+        `optimizer.load_state_dict`, which replaces the group dicts that callers may hold.
+        """
         model.load_state_dict(self.model)
-        # load_state_dict keeps tensors of matching dtype and device as they are, so the
-        # optimizer would otherwise update this snapshot's tensors in place.
-        optimizer.load_state_dict(copy.deepcopy(self.optimizer))
+        self._restore_optimizer(optimizer)
         torch.set_rng_state(self.cpu_rng)
         if self.cuda_rng:
             torch.cuda.set_rng_state_all(self.cuda_rng)
         return {key: self._carried_state(key, state, optimizer)
                 for key, state in self.carried.items()}
+
+    def _restore_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        # state_dict numbers the parameters in param-group order; copies keep this snapshot
+        # safe from the optimizer's in-place updates.
+        params = [param for group in optimizer.param_groups for param in group["params"]]
+        optimizer.state.clear()
+        for index, state in copy.deepcopy(self.optimizer["state"]).items():
+            optimizer.state[params[index]] = state
+        for group, saved in zip(optimizer.param_groups, self.optimizer["param_groups"]):
+            group.update({key: copy.deepcopy(value) for key, value in saved.items()
+                          if key != "params"})
 
     @staticmethod
     def _carried_state(key: ParamKey, state: State | None,

@@ -106,7 +106,11 @@ class Stepper:
 
     @property
     def records(self) -> RecordList:
-        """Records of steps 1 to `step_count`; dropped ones are re-created by replay on read."""
+        """Records of steps 1 to `step_count`; dropped ones are re-created by replay on read.
+
+        NOTE: re-creating a record replays on the live model and optimizer, so read records
+        from the thread that steps, never while a step runs.
+        """
         return RecordList(self.history, self._recreate)
 
     @property

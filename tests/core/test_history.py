@@ -250,3 +250,18 @@ def test_history_mib_rejects(mib):
 
 def test_history_budget_in_bytes():
     assert make_stepper(history_mib=1.5).history_budget_bytes == 3 * 2**19
+
+
+def test_back_keeps_param_group_objects():
+    stepper = make_stepper()
+    group = stepper.optimizer.param_groups[0]
+    stepper.run(3)
+    stepper.back(2)
+    assert stepper.optimizer.param_groups[0] is group
+
+
+def test_goto_zero_clears_optimizer_state():
+    stepper = make_stepper()
+    stepper.run(3)
+    stepper.goto(0)
+    assert len(stepper.optimizer.state) == 0

@@ -12,9 +12,9 @@ STEPS = 500
 
 
 def make_stepper(history_mib):
-    """Linear(48, 48): 2,352 parameters, so one snapshot is about 30 KiB with Adam's state."""
+    """Linear(48, 48) without bias: 2,304 parameters, so a snapshot is about 30 KiB with Adam."""
     torch.manual_seed(0)
-    model = torch.nn.Linear(48, 48)
+    model = torch.nn.Linear(48, 48, bias=False)
     data = torch.Generator().manual_seed(1)
     batches = [(torch.randn(8, 48, generator=data), torch.randn(8, 48, generator=data))
                for _ in range(2)]

@@ -85,6 +85,15 @@ def test_goto_through_edit_from_step_zero(edited):
     assert_identical(stepper.goto(8), records[7])
 
 
+def test_dropped_records_recreated_through_edit(edited):
+    records, _ = edited
+    stepper = make_stepper(history_mib=0)
+    stepper.run(5)
+    stepper.set_hyperparameters(0, lr=0.01)
+    stepper.run(5)
+    assert_identical(list(stepper.records), records)
+
+
 def test_edit_after_going_back_discards_later_steps():
     stepper = make_stepper()
     stepper.run(5)
