@@ -240,7 +240,7 @@ class Stepper:
         return self.goto(self.step_count - steps)
 
     def goto(self, step: int) -> StepRecord | None:
-        """Stand at `step`: rewind to it, or step forward to it; 0 is before the first step.
+        """Move to `step` by rewinding or stepping forward; step 0 is before the first step.
 
         Return the record of that step (None for step 0). Rewinding restores the nearest
         snapshot at or before `step` and replays the steps after it.
@@ -290,7 +290,7 @@ class Stepper:
         return Snapshot.capture(self.step_count, self.model, self.optimizer, self._carried)
 
     def _restore(self, snapshot: Snapshot) -> None:
-        """Stand at the snapshot's step: load it, then apply the edits made at that step."""
+        """Move to the snapshot's step: load it, then apply the edits made at that step."""
         self._carried = snapshot.restore(self.model, self.optimizer)
         self.history.position = snapshot.step
         self._apply_edits(snapshot.step)
@@ -313,7 +313,8 @@ class Stepper:
         """Replay steps `first` to `last` aside; return their records and a snapshot of `last`.
 
         Replays from the nearest snapshot before `first`, or from `start` when that is
-        nearer, then returns the stepper to where it stood. The history does not change.
+        nearer, then returns the stepper to where it was. The history does not change, but
+        two snapshots beyond its budget (where the stepper was, and `last`) exist meanwhile.
         """
         current = self._capture()
         nearest = self.history.nearest_snapshot(first - 1)

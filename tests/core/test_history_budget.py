@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from optimstep.core import Stepper
-from optimstep.core.history import TENSOR_OVERHEAD_BYTES, tensor_bytes
+from optimstep.core.history import TENSOR_OVERHEAD_BYTES, _bitwise_equal, tensor_bytes
 
 from test_history import assert_identical
 
@@ -134,3 +134,14 @@ def test_tensor_bytes_counts_shared_storage_once():
 def test_tensor_bytes_counts_one_tensor_once():
     tensor = torch.zeros(100, dtype=torch.float64)
     assert tensor_bytes({"a": tensor, "b": [tensor]}) == 800 + TENSOR_OVERHEAD_BYTES
+
+
+@pytest.mark.parametrize("a, b, expected", [
+    (torch.tensor([0.0, 1.0]), torch.tensor([0.0, 1.0]), True),
+    (torch.tensor([0.0]), torch.tensor([-0.0]), False),
+    (torch.tensor([float("nan")]), torch.tensor([float("nan")]), True),
+    (torch.tensor(1.0, dtype=torch.float64), torch.tensor(1.0), False),
+    (torch.tensor([True]), torch.tensor([True]), True),
+])
+def test_bitwise_equal(a, b, expected):
+    assert _bitwise_equal(a, b) is expected
