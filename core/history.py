@@ -371,8 +371,8 @@ class History:
                 continue
             if not self._warned:
                 logger.warning("history budget of %d bytes is below the %d bytes of the "
-                               "snapshot of step 0, which is always kept", self.budget_bytes,
-                               self.snapshot_bytes)
+                               "snapshot of step 0, which is always kept. Raise history_mib "
+                               "to keep more steps.", self.budget_bytes, self.snapshot_bytes)
                 self._warned = True
             return
 
