@@ -410,6 +410,8 @@ class History:
 class RecordList(Sequence[StepRecord]):
     """The records of steps 1 to the position, as a read-only sequence (index 0 is step 1).
 
+    Slices, `+` and `*` return lists, as they would on the list of records this replaces.
+
     A record the history dropped is re-created by `recreate(first, last, start)`, which
     replays from the nearest snapshot (or the later snapshot `start`) and returns the records
     of steps first to last with a snapshot of step `last`. Iterating re-creates dropped
@@ -453,6 +455,17 @@ class RecordList(Sequence[StepRecord]):
         if not isinstance(other, Sequence) or len(other) != len(self):
             return False
         return all(a is b or a == b for a, b in zip(self, other))
+
+    def __add__(self, other: Sequence[StepRecord]) -> list[StepRecord]:
+        return list(self) + list(other)
+
+    def __radd__(self, other: Sequence[StepRecord]) -> list[StepRecord]:
+        return list(other) + list(self)
+
+    def __mul__(self, times: int) -> list[StepRecord]:
+        return list(self) * times
+
+    __rmul__ = __mul__
 
     def __repr__(self) -> str:
         return f"RecordList(steps 1 to {len(self)})"

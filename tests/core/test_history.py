@@ -265,3 +265,18 @@ def test_goto_zero_clears_optimizer_state():
     stepper.run(3)
     stepper.goto(0)
     assert len(stepper.optimizer.state) == 0
+
+
+def test_records_concatenate_as_lists():
+    stepper = make_stepper()
+    first = stepper.run(2)
+    assert_identical(stepper.records + first, first + first)
+    assert_identical(first + stepper.records, first + first)
+    assert_identical(stepper.records * 2, first * 2)
+
+
+def test_records_equal_list():
+    stepper = make_stepper()
+    stepper.run(2)
+    assert stepper.records == list(stepper.records)
+    assert stepper.records != []
