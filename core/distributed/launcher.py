@@ -52,8 +52,8 @@ class DistributedRun:
     """A distributed run on `world_size` local rank processes, stepped one command at a time.
 
     Use it as a context manager, or call `start()` and `close()`. Each `step()` returns
-    every rank's checks; a rank that raises, exits or misses the step deadline ends the
-    run and raises RankFailed or RankHung after every rank process has been stopped.
+    every rank's checks. A rank that raises, exits or misses the step deadline ends the
+    run: every rank process is stopped, then RankFailed or RankHung is raised.
     """
 
     def __init__(self, scenario: ShardedScenario | Scenario | None = None, *,
@@ -71,7 +71,7 @@ class DistributedRun:
         self.step_timeout = float(step_timeout)
         self.start_timeout = float(start_timeout)
         self.records: list[DistributedStep] = []
-        """Every step taken, in order."""
+        """The steps taken so far, in order."""
         self._processes = RankProcesses()
         self._store = None
         self._run_dir: Path | None = None

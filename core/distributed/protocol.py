@@ -20,8 +20,8 @@ PHASES = ("setup", "idle", "forward", "backward", "allreduce", "step", "local_gr
 """What a rank can be doing; each rank stores its current phase under `phase/<rank>`.
 
 `allreduce` starts when every local gradient of a DDP model has been accumulated, so a rank
-in it waits for DDP's allreduce; `local_grad` recomputes the rank's own un-averaged gradient
-for the averaging audit; `gather` runs the all-gathers of the cross-rank checks.
+in it waits for DDP's allreduce. `local_grad` recomputes the rank's own un-averaged gradient
+for the averaging audit. `gather` runs the all-gathers of the cross-rank checks.
 """
 
 PROCESS_GROUP_PREFIX = "pg/"

@@ -1,4 +1,4 @@
-"""What a distributed step returns: each rank's record and checks."""
+"""Results of a distributed step: each rank's record and checks."""
 
 from __future__ import annotations
 

@@ -15,8 +15,8 @@ def host_store() -> TCPStore:
     """Start the store's server on 127.0.0.1 and a free port; return the server's own client.
 
     TCPStore binds its server to every interface even when given a loopback host name
-    (torch 2.13), so the listening socket is bound here and handed over with
-    `master_listen_fd`; the store owns the descriptor from then on.
+    (torch 2.13). So the listening socket is bound here and handed over with
+    `master_listen_fd`, and the store owns the descriptor from then on.
     """
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:

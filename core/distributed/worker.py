@@ -1,7 +1,7 @@
 """The rank process: `python -m optimstep.core.distributed.worker`, configured through stdin.
 
 The rank connects to the launcher's store, joins the process group, builds its model, then
-polls the store for commands (`cmd/1`, `cmd/2`, ...) and answers each under
+polls the store for commands (`cmd/1`, `cmd/2`, ...) and writes each result under
 `result/<n>/<rank>`. It waits on the store, never in a collective, between commands, so the
 launcher can pause for as long as it likes. An exception is written to `error/<rank>` with
 its traceback before the process exits.
@@ -119,7 +119,11 @@ def main() -> int:
     try:
         serve(worker)
     except BaseException as error:  # noqa: BLE001 - every failure goes to the launcher
-        worker.report_error(error)
+        traceback.print_exc()
+        try:
+            worker.report_error(error)
+        except dist.DistError:
+            pass  # the launcher and its store are gone, so no one can read the report
         sys.stderr.flush()
         # Skip interpreter shutdown: the process group's destructors can block on peers.
         os._exit(1)

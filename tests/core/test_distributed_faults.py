@@ -18,17 +18,17 @@ def rank_alive(pid: int) -> bool:
 
 def run_with_fault(fault: Fault, steps: int, step_timeout: float):
     """Run the default scenario on two DDP ranks with `fault` planted; return (run, steps, error)."""
-    taken, error = [], None
+    steps_taken, error = [], None
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(FAULT_ENV, fault.spec())
         run = DistributedRun(strategy="ddp", world_size=2, step_timeout=step_timeout)
         try:
             with run:
                 for _ in range(steps):
-                    taken.append(run.step())
+                    steps_taken.append(run.step())
         except DistributedError as raised:
             error = raised
-    return run, taken, error
+    return run, steps_taken, error
 
 
 def check(step, rank: int, name: str, mode: str):

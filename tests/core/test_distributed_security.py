@@ -37,7 +37,7 @@ def listening_inodes() -> dict[int, tuple[str, int]]:
 
 
 def socket_inodes(pid: int) -> set[int]:
-    """Return the inodes of the sockets process `pid` holds open."""
+    """Return the inodes of the sockets that process `pid` has open."""
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:

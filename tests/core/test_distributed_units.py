@@ -121,8 +121,8 @@ def test_audit_fails_doubled_gradient():
 
 
 def test_rank_comparison_fails_one_ulp():
-    one = torch.tensor([1.0])
-    check = compare_ranks("w.param", torch.nextafter(one, torch.tensor([2.0])), one)
+    rank0 = torch.tensor([1.0])
+    check = compare_ranks("w.param", torch.nextafter(rank0, torch.tensor([2.0])), rank0)
     assert (check.passed, check.max_ulp) == (False, 1)
 
 

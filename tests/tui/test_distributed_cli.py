@@ -4,6 +4,11 @@ import argparse
 import contextlib
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -120,3 +125,42 @@ def test_single_process_outputs_are_rejected(option):
 def test_options_build_the_run():
     run = build_run(check_like_args(strategy="fsdp", dist_model="mlp"))
     assert (run.strategy, run.world_size, run.scenario.model) == ("fsdp", 2, "mlp")
+
+
+def rank_children(pid: int) -> list[int]:
+    """Return the rank processes whose parent is `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == pid and b"optimstep.core.distributed.worker" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_ctrl_c_ends_every_rank():
+    # Rank 1 hangs in step 2 and the deadline is far away, so Ctrl-C arrives while the
+    # launcher waits for a step and the other rank waits in a collective.
+    env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1",
+               **{FAULT_ENV: Fault("hang", rank=1, step=2).spec()})
+    launcher = subprocess.Popen([sys.executable, "-m", "optimstep.tui", "dist-check", "--steps",
+                                 "3", "--step-timeout", "600"], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, env=env, text=True)
+    try:
+        first = launcher.stdout.readline()
+        ranks = rank_children(launcher.pid)
+        launcher.send_signal(signal.SIGINT)
+        status = launcher.wait(timeout=60)
+    finally:
+        launcher.kill()
+        launcher.wait()
+    assert first.startswith("Step 1")
+    assert len(ranks) == 2
+    assert status == 130
+    assert [pid for pid in ranks if Path(f"/proc/{pid}").exists()] == []
