@@ -19,7 +19,7 @@ from .verify import ReferenceChecker, audit_average, clone_state, compare_ranks
 
 
 class Rank:
-    """The model, optimizer and checks of one rank; `step()` runs between the collectives.
+    """The model, optimizer and checks of one rank, driven by the launcher's commands.
 
     `set_phase` is called with each phase name as the rank enters it, so the launcher can
     tell where a rank is stuck.
@@ -93,7 +93,8 @@ class Rank:
         record = StepRecord(t, float(loss.detach()), tuple(records),
                             tuple(checks["single"] + checks["carried"] + cross),
                             self.checker.rule.title, hyperparameters, self.checker.rule.flavour)
-        return {"rank": self.rank, "step": t, "record": record_to_dict(record)}
+        return {"rank": self.rank, "step": t,
+                "record": record_to_dict(record, self.checker.rule.panels)}
 
     def _local_gradients(self, inputs: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:
         full = self.strategy.full_parameters()

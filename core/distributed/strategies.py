@@ -16,7 +16,7 @@ State = dict[str, Any]
 class Strategy:
     """One way to distribute a model: DDP, ZeRO or FSDP2.
 
-    Subclasses wrap the plain model, build the optimizer, and say which parameters this
+    Subclasses wrap the plain model, build the optimizer, and define which parameters this
     rank's optimizer steps and how to read their local part.
     """
 
@@ -25,9 +25,9 @@ class Strategy:
     title: ClassVar[str]
     """Display name."""
     replicated: ClassVar[bool] = True
-    """Whether every rank holds every parameter whole, so all ranks must agree on them."""
+    """Whether every rank has a whole copy of every parameter, so all copies must agree."""
     replicated_state: ClassVar[bool] = False
-    """Whether every rank holds the whole optimizer state, so all ranks must agree on it."""
+    """Whether every rank has a whole copy of the optimizer state, so all copies must agree."""
 
     def __init__(self, model: torch.nn.Module, scenario: Scenario, device: torch.device,
                  rank: int, world_size: int) -> None:

@@ -7,6 +7,8 @@ import pytest
 from optimstep.core.distributed import DistributedError, DistributedRun, RankFailed, RankHung
 from optimstep.core.distributed.faults import FAULT_ENV, Fault
 
+pytestmark = pytest.mark.slow
+
 
 def rank_alive(pid: int) -> bool:
     """Whether `pid` is still a rank process (and not a later process that reused the id)."""

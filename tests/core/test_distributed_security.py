@@ -86,14 +86,17 @@ def sockets():
     return found
 
 
+@pytest.mark.slow
 def test_launcher_listens_for_the_store(sockets):
     assert len(sockets["launcher"]) == 1
 
 
+@pytest.mark.slow
 def test_each_rank_listens_for_gloo(sockets):
     assert [name for name, found in sockets.items() if name != "launcher" and not found] == []
 
 
+@pytest.mark.slow
 def test_every_listener_is_on_loopback(sockets):
     outside = [(name, address, port) for name, found in sockets.items()
                for address, port in found if not is_loopback(address)]

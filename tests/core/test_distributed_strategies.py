@@ -9,6 +9,8 @@ import torch
 from optimstep.core import Stepper
 from optimstep.core.distributed import DistributedRun, DistributedStep, ShardedScenario
 
+pytestmark = pytest.mark.slow
+
 STEPS = 3
 CASES = [(strategy, model) for strategy in ("ddp", "zero", "fsdp")
          for model in ("scenario", "mlp")]

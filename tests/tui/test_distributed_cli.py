@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from optimstep.core.distributed.faults import FAULT_ENV, Fault
+from optimstep.tui import check
 from optimstep.tui.cli import main
 from optimstep.tui.distributed import add_distributed_arguments, build_run
 
@@ -38,27 +39,32 @@ def ddp_report():
     return status, output.getvalue()
 
 
+@pytest.mark.slow
 def test_passing_run_exits_0(ddp_report):
     status, _ = ddp_report
     assert status == 0
 
 
+@pytest.mark.slow
 def test_report_has_a_line_per_step(ddp_report):
     _, out = ddp_report
     assert [line.split("  ")[0] for line in out.splitlines() if line.startswith("Step")] == \
         ["Step 1", "Step 2"]
 
 
+@pytest.mark.slow
 def test_report_names_strategy_and_backend(ddp_report):
     _, out = ddp_report
     assert "DistributedDataParallel · 2 ranks · gloo · linear" in out
 
 
+@pytest.mark.slow
 def test_report_ends_with_verdict(ddp_report):
     _, out = ddp_report
     assert out.splitlines()[-1].startswith("PASS  2 steps on 2 ranks")
 
 
+@pytest.mark.slow
 def test_json_lines_of_zero_with_consolidation(capsys):
     status, out, err = run(["dist-check", "--strategy", "zero", "--dist-model", "mlp",
                             "--steps", "2", "--consolidate", "--json"], capsys)
@@ -71,6 +77,7 @@ def test_json_lines_of_zero_with_consolidation(capsys):
     assert "PASS" in err
 
 
+@pytest.mark.slow
 def test_crashing_rank_exits_3_with_traceback(capsys, monkeypatch):
     monkeypatch.setenv(FAULT_ENV, Fault("raise", rank=1, step=2).spec())
     status, out, _ = run(["dist-check", "--steps", "3"], capsys)
@@ -122,6 +129,16 @@ def test_single_process_outputs_are_rejected(option):
         build_run(check_like_args(**{option: "out.file"}))
 
 
+def test_check_parser_takes_distributed_options():
+    # `check` gains these options when it hands --ranks above 1 to this module's handler.
+    commands = argparse.ArgumentParser().add_subparsers()
+    parser = check.add_parser(commands)
+    add_distributed_arguments(parser)
+    args = parser.parse_args(["--ranks", "2", "--strategy", "zero", "--json", "--steps", "3"])
+    run = build_run(args)
+    assert (run.world_size, run.strategy) == (2, "zero")
+
+
 def test_options_build_the_run():
     run = build_run(check_like_args(strategy="fsdp", dist_model="mlp"))
     assert (run.strategy, run.world_size, run.scenario.model) == ("fsdp", 2, "mlp")
@@ -144,6 +161,7 @@ def rank_children(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_every_rank():
     # Rank 1 hangs in step 2 and the deadline is far away, so Ctrl-C arrives while the
     # launcher waits for a step and the other rank waits in a collective.
