@@ -63,7 +63,10 @@ class DistributedRun:
             scenario = ShardedScenario(scenario or Scenario())
         _validate(strategy, world_size, backend, step_timeout, start_timeout)
         scenario.validate(world_size)
-        scenario.scenario.build()
+        # Building raises ScenarioError on invalid hyper-parameters; it also seeds torch's RNG,
+        # which the caller's RNG must not feel.
+        with torch.random.fork_rng(devices=[]):
+            scenario.scenario.build()
         self.scenario = scenario
         self.strategy = strategy
         self.world_size = world_size

@@ -201,3 +201,11 @@ def test_closing_unstarted_run_is_harmless():
     run = DistributedRun()
     run.close()
     assert run.pids == ()
+
+
+def test_run_leaves_caller_rng_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(1)
+    torch.manual_seed(123)
+    DistributedRun()
+    assert torch.equal(torch.rand(1), expected)
