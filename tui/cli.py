@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of `optimstep` and its subcommands."""
     from .options import add_scenario_arguments
-    from . import check, replay
+    from . import check, distributed, replay
 
     parser = _Parser(prog="optimstep",
                      description="Step a PyTorch optimizer one update at a time and check each "
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_scenario_arguments(app)
     check.add_parser(commands)
     replay.add_parser(commands)
+    distributed.add_parser(commands)
     return parser
 
 
