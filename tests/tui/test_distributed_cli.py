@@ -130,10 +130,9 @@ def test_single_process_outputs_are_rejected(option):
 
 
 def test_check_parser_takes_distributed_options():
-    # `check` gains these options when it hands --ranks above 1 to this module's handler.
+    # `check` hands --ranks above 1 to the distributed handler.
     commands = argparse.ArgumentParser().add_subparsers()
     parser = check.add_parser(commands)
-    add_distributed_arguments(parser)
     args = parser.parse_args(["--ranks", "2", "--strategy", "zero", "--json", "--steps", "3"])
     run = build_run(args)
     assert (run.world_size, run.strategy) == (2, "zero")
