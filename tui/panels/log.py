@@ -16,7 +16,7 @@ MAX_LINES = 2000
 """Lines kept; older ones are dropped so a long session costs bounded memory and time."""
 
 _STATUS_STYLES = {"PASS": "bold green", "FAIL": "bold red", "skipped": "yellow",
-                  "ERROR": "bold red"}
+                  "ERROR": "bold red", "NOTE": "bold"}
 
 
 class AssertionLog(RichLog):
@@ -44,6 +44,10 @@ class AssertionLog(RichLog):
     def show_error(self, step: int, kind: str, message: str) -> None:
         """Write a line for a step that raised instead of returning a record."""
         self._append(_line(step, "ERROR", f"{kind}: {' '.join(message.split())}"))
+
+    def show_note(self, step: int, text: str) -> None:
+        """Write a line about the run itself, e.g. a change of the reference rule."""
+        self._append(_line(step, "NOTE", text))
 
     def _append(self, text: Text) -> None:
         # RichLog scrolls after the next refresh, which paints the log twice. Scrolling
