@@ -33,7 +33,7 @@ def ascii_math(text: str) -> str:
 class FormulaLines:
     """Equations as `symbol = formula = numbers = value`, shortened to fit the width.
 
-    A line that is too wide drops its note, then its formula, then its numbers; what is
+    A line that is too wide drops its formula, then its numbers, then its note; what is
     still too wide ends in an ellipsis. The symbols
     are padded to one width so that the equals signs line up.
     """
@@ -68,19 +68,21 @@ class FormulaLines:
         if numbers:
             forms.append([(numbers, "")])
         forms.append([])
+        # A note (how far torch is from the reference) outranks the formula and the numbers.
+        order = [(parts, True) for parts in forms] if note else []
+        order += [(parts, False) for parts in forms]
         texts = []
-        for parts in forms:
-            for with_note in ((True, False) if note else (False,)):
-                text = Text(symbol, style="bold")
-                for part, style in parts:
-                    if part:
-                        text.append(" = ")
-                        text.append(part, style=style)
-                text.append(" = ")
-                text.append(value, style="bold")
-                if with_note:
-                    text.append(f"  {note}", style="italic")
-                texts.append(text)
+        for parts, with_note in order:
+            text = Text(symbol, style="bold")
+            for part, style in parts:
+                if part:
+                    text.append(" = ")
+                    text.append(part, style=style)
+            text.append(" = ")
+            text.append(value, style="bold")
+            if with_note:
+                text.append(f"  {note}", style="italic")
+            texts.append(text)
         return texts
 
     def _plain(self, text: str) -> str:

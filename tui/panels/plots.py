@@ -5,13 +5,18 @@ Each plot is a `textual_plotext.PlotextPlot`, which draws with plotext inside a 
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rich.text import Text
+from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
 from optimstep.core.surface import Surface, contour_levels, contour_points
+
+logger = logging.getLogger(__name__)
 
 UNICODE_MARKERS = ("braille", "braille", "braille", "braille")
 """Markers of the series of one plot where colour tells them apart."""
@@ -33,7 +38,18 @@ class Series:
     """Whether the series uses the right-hand y axis (for a different scale)."""
 
 
-class SeriesPlot(PlotextPlot):
+class SafePlot(PlotextPlot):
+    """A plotext plot whose drawing errors show as a line of text instead of ending the app."""
+
+    def render(self) -> RenderResult:
+        try:
+            return super().render()
+        except Exception as error:  # plotext raises many kinds on unusual data
+            logger.warning("plot %s failed: %s: %s", self.id, type(error).__name__, error)
+            return Text(f"plot unavailable: {type(error).__name__}: {error}", style="dim")
+
+
+class SeriesPlot(SafePlot):
     """Lines over steps, e.g. the loss, or θ and m of the selected element."""
 
     def show(self, title: str, series: Sequence[Series], plain: bool = False,
@@ -50,12 +66,14 @@ class SeriesPlot(PlotextPlot):
             # A single line needs no legend: the title names it.
             label = line.label if len(drawn) > 1 else None
             plt.plot(xs, ys, marker=markers[position % len(markers)], label=label, yside=side)
-        if log_y and drawn and all(y > 0 for line in drawn for y in line.ys):
+        values = {y for line in drawn for y in _finite_points(line.xs, line.ys)[1]}
+        # plotext's log scale fails on a single value, whose ticks reach zero or below.
+        if log_y and len(values) > 1 and min(values) > 0:
             plt.yscale("log")
         self.refresh()
 
 
-class PathPlot(PlotextPlot):
+class PathPlot(SafePlot):
     """The two parameters' path, step by step, over contour lines of the loss."""
 
     def show(self, names: tuple[str, str], path: Sequence[tuple[float, float]],
