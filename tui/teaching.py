@@ -18,6 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
 from textual.message import Message
+from textual.screen import Screen
 from textual.widgets import Static
 
 from optimstep.core import StepRecord
@@ -100,6 +101,24 @@ class RuleSwitched(Message):
     """The teaching variants now on."""
     step: int
     """The first step checked against the new rule."""
+
+
+class MainScreen(Screen):
+    """The app's screen, which drops a scrollbar that a resize left behind without need."""
+
+    def on_resize(self) -> None:
+        # Textual 8 lays a screen out at its new size before it switches the width classes
+        # (-single, -double). Growing from under 64 columns thus lays out one tall column,
+        # which turns the scrollbar on, and the two columns, a cell narrower beside it, then
+        # overflow too and keep it. Dropping it and laying out again keeps it only if needed.
+        if self.show_vertical_scrollbar:
+            self.show_vertical_scrollbar = False
+            self.refresh(layout=True)
+            self.call_after_refresh(self._show_scrollbar_if_needed)
+
+    def _show_scrollbar_if_needed(self) -> None:
+        if self.virtual_size.height > self.scrollable_content_region.height:
+            self.show_vertical_scrollbar = True
 
 
 class TeachingMixin:
@@ -354,6 +373,9 @@ class TeachingMixin:
         self.query_one(AssertionLog).show_note(message.step, note)
 
     # The terminal's size.
+
+    def get_default_screen(self) -> Screen:
+        return MainScreen(id="_default")
 
     def on_resize(self, event: events.Resize) -> None:
         self._check_size(event.size)

@@ -302,6 +302,17 @@ async def test_too_small_shows_message_and_keeps_state(app):
         assert before != widget_text(app.query_one(ParametersPanel))
 
 
+async def test_log_written_while_too_small_is_whole(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "n")
+        await pilot.resize_terminal(20, 5)
+        await press(pilot, "n")
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause()
+        assert any(re.match(r"\s*2\s+PASS\s+bias\.exp_avg_sq\s+carried abs 0", line)
+                   for line in log_lines(app))
+
+
 async def test_minimum_size_draws_everything(app):
     async with app.run_test(size=(MIN_WIDTH, MIN_HEIGHT)) as pilot:
         await press(pilot, "n")
@@ -372,3 +383,22 @@ async def test_palette_selects_parameter(app):
         await pilot.pause(0.5)
         await press(pilot, "enter")
         assert app.selection.param == "bias"
+
+
+async def test_growing_back_restores_layout(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "n", "n", "n")
+        await pilot.resize_terminal(20, 5)
+        await pilot.pause()
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause()
+        assert not app.screen.show_vertical_scrollbar
+        assert app.query_one("#log-box").region.bottom <= SIZE[1] - 1
+
+
+async def test_scrollbar_kept_where_needed(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "n", "n", "n")
+        await pilot.resize_terminal(70, 20)
+        await pilot.pause()
+        assert app.screen.show_vertical_scrollbar
