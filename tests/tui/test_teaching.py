@@ -313,6 +313,16 @@ async def test_log_written_while_too_small_is_whole(app):
                    for line in log_lines(app))
 
 
+@pytest.mark.parametrize("view", ["x", "v", "s", "P"])
+async def test_too_small_hides_every_view(app, view):
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "n", view)
+        await pilot.resize_terminal(20, 5)
+        await pilot.pause()
+        shown = [widget.id for widget in app.screen.children if widget.display]
+        assert shown == ["too-small"]
+
+
 async def test_minimum_size_draws_everything(app):
     async with app.run_test(size=(MIN_WIDTH, MIN_HEIGHT)) as pilot:
         await press(pilot, "n")
