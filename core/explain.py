@@ -3,8 +3,8 @@
 `explain(rule_name, record, param_name, index)` returns one `Line` per term of the rule,
 e.g. `m = β1·m + (1 − β1)·g = 0.9 × (−0.4500) + 0.1 × (−3.7000) = −0.7750`, then the
 parameter after the reference's update and the update torch applied. Rules with an
-explainer in EXPLAINERS get numbers substituted into their formulas; any other rule gets
-"symbol = value (formula)" lines built from its terms, so every rule can be explained.
+explainer in EXPLAINERS get numbers substituted into their formulas. Any other rule gets a
+line per term with its symbol, formula and value, so every rule can be explained.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Line:
 
 @dataclass(frozen=True)
 class Element:
-    """What an explainer reads for one element of one parameter on one step."""
+    """The inputs an explainer reads for one element of one parameter on one step."""
 
     record: StepRecord
     param: ParamRecord
@@ -141,7 +141,7 @@ def explain(rule_name: str, record: StepRecord, param_name: str, index: int,
 
 
 def explain_terms(element: Element) -> list[Line]:
-    """Write each term as "symbol = value", with its formula; no numbers substituted."""
+    """Write each term's symbol, formula and value, with no numbers substituted."""
     return [Line(term.symbol, term.formula, "", element.value(term.value))
             for term in element.param.terms]
 

@@ -12,7 +12,7 @@ def _betas(e: Element) -> tuple[float, float]:
 
 
 def _gradient(e: Element) -> float | None:
-    """The gradient the moments read: after L2 decay where the rule adds it."""
+    """Return the gradient the moments read: after L2 decay where the rule adds it."""
     decayed = e.term("g_decayed")
     return e.term("g") if decayed is None else decayed
 

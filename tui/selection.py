@@ -18,7 +18,7 @@ class Selection:
     """
 
     param: str = ""
-    """Name of the parameter; empty until the app knows the parameters."""
+    """Name of the parameter; empty until the app has read the parameters."""
     index: int = 0
     """Flat index of the element."""
 

@@ -2,8 +2,8 @@
 toggles, the presentation layout, ASCII borders and the minimum terminal size.
 
 `TeachingMixin` is mixed into the app class. The app calls `_init_teaching` from its
-`__init__`, `_mount_teaching` from `on_mount` and `_show_teaching` whenever it shows a record;
-everything else happens here, so the app module stays about stepping.
+`__init__`, `_mount_teaching` from `on_mount` and `_show_teaching` whenever it shows a record.
+Everything else happens here, so that the app module stays about stepping.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ MIN_WIDTH, MIN_HEIGHT = 60, 16
 NAME_WIDTH = 32
 """Widest parameter name in a title; longer names end in an ellipsis."""
 VIEWS = ("panels", "formula", "summary", "plots")
-"""What the space between the header and the log shows."""
+"""Views the space between the header and the log can show."""
 
 TEACHING_BINDINGS = [
     Binding("x", "view('formula')", "Formula", id="view-formula"),
@@ -77,7 +77,7 @@ HELP_NOTES = (
 
 
 def wants_ascii(requested: bool) -> bool:
-    """Whether to draw in ASCII: on request, or on the Linux console (TERM=linux)."""
+    """Return whether to draw in ASCII: on request, or on the Linux console (TERM=linux)."""
     return requested or os.environ.get("TERM") == "linux"
 
 

@@ -40,7 +40,8 @@ def test_loss_at_grid_point_matches_model(built):
 def test_grid_axes_span_ranges(built):
     surface = LossSurface(built.model, built.loss_fn, built.batches).evaluate((-1, 1), (0, 2), 5)
     assert surface.xs == (-1.0, -0.5, 0.0, 0.5, 1.0)
-    assert surface.ys[0] == 0.0 and surface.ys[-1] == 2.0
+    assert surface.ys[0] == 0.0
+    assert surface.ys[-1] == 2.0
 
 
 def test_live_model_untouched(built):
@@ -84,8 +85,10 @@ def test_contour_levels_empty_for_flat_surface():
 
 def test_bounds_contain_points():
     (x0, x1), (y0, y1) = bounds([(0.0, 1.0), (2.0, -1.0)])
-    assert x0 < 0.0 and x1 > 2.0
-    assert y0 < -1.0 and y1 > 1.0
+    assert x0 < 0.0
+    assert x1 > 2.0
+    assert y0 < -1.0
+    assert y1 > 1.0
 
 
 def test_bounds_widen_single_point():

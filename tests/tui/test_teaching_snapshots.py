@@ -30,7 +30,7 @@ def pressing(*keys: str):
             await pilot.press(key)
             await pilot.app.workers.wait_for_complete()
             await pilot.pause()
-        # The plots view asks for the loss surface when it first shows; wait for it too.
+        # The plots view requests the loss surface when it first shows; wait for it too.
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
     return run_before

@@ -19,9 +19,11 @@ from optimstep.core.surface import Surface, contour_levels, contour_points
 logger = logging.getLogger(__name__)
 
 UNICODE_MARKERS = ("braille", "braille", "braille", "braille")
-"""Markers of the series of one plot where colour tells them apart."""
+"""Markers of the series of one plot where colour distinguishes them."""
 PLAIN_MARKERS = ("*", "+", "o", "x")
 """Markers of the series of one plot without colour or Unicode: each series its own."""
+# NOTE: plotext 5.3 draws axes with box-drawing characters and marks the right-hand axis
+# in legends with "⅃" even where the markers are ASCII; the Linux console has the former.
 CONTOUR_COLOUR = "gray"
 CONTOUR_LEVELS = 5
 """Contour lines drawn; more crowd a plot of 80x24's quarter."""

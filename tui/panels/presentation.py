@@ -23,7 +23,10 @@ def loss_digits(loss: float | None) -> str:
 
 
 class PresentationBar(Horizontal):
-    """Large digits for the step and the loss, and the step's checks in words."""
+    """Large digits for the step and the loss, and the step's checks in words.
+
+    NOTE: `Digits` draws with box-drawing characters in ASCII mode too.
+    """
 
     def compose(self) -> ComposeResult:
         yield Label("step", classes="presentation-label")
