@@ -2,6 +2,7 @@
 
 from .checks import Check, Tolerance, compare, ulp_distance
 from .errors import UserCodeError
+from .history import HyperparameterEdit
 from .presets import DEFAULT_PRESET, PRESETS, preset
 from .record import NoMoreSteps, ParamRecord, StepRecord
 from .rules import FLAVOURS, RULES, Rule, RuleOutput, Term, rule_for
@@ -10,6 +11,7 @@ from .stepper import Stepper
 
 __all__ = [
     "Check", "DEFAULT_PRESET", "DTYPES", "FLAVOURS", "NoMoreSteps", "PRESETS", "ParamRecord", "RULES", "Rule",
+    "HyperparameterEdit",
     "RuleOutput", "Scenario", "ScenarioError", "StepRecord", "Stepper", "Term", "Tolerance",
     "compare", "preset", "rule_for", "ulp_distance",
     "UserCodeError",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -11,6 +10,8 @@ import torch
 
 from .checks import Check, Tolerance, compare
 from .errors import UserCodeError
+from .history import History, HyperparameterEdit, RecordList, Snapshot
+from .hyperparameters import check_with_torch, checked_value, copied, same_value
 from .record import ParamRecord, StepRecord
 from .restore import RestorePoint
 from .rules import Rule, RuleOutput, rule_for
@@ -48,6 +49,11 @@ class Stepper:
     every parameter and torch's state before `optimizer.step()`, steps, then runs the rule
     twice: from torch's state before the step (`single` mode, which pinpoints a bad step)
     and from the rule's own state carried since step 1 (`carried` mode, a hand calculation).
+
+    The stepper keeps a history (`core/history.py`) within `history_mib` MiB, so that it can
+    go back (`back`, `goto`) and replay. Going back keeps the later steps: stepping forward
+    again re-runs them, bit for bit. `set_hyperparameters` edits a param group at the current
+    step. When the stepper is before its last step, the edit discards the later steps.
     """
 
     def __init__(
@@ -61,9 +67,14 @@ class Stepper:
         reference: str = "torch",
         tolerance: Tolerance | None = None,
         name: str = "custom",
+        history_mib: float = 256,
     ) -> None:
         if not batches:
             raise ValueError("invalid batches: empty (expected at least one (inputs, targets) pair)")
+        if isinstance(history_mib, bool) or not isinstance(history_mib, (int, float)) or not (
+                0 <= history_mib < float("inf")):
+            raise ValueError(f"invalid history_mib: {history_mib!r} (expected a finite number "
+                             ">= 0 of MiB)")
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn
@@ -77,23 +88,32 @@ class Stepper:
             [names.get(id(p), f"group{g}.param{i}") for i, p in enumerate(group["params"])]
             for g, group in enumerate(optimizer.param_groups)
         ]
-        self.records: list[StepRecord] = []
         self._carried: dict[tuple[int, int], State] = {}
-        self._initial = (copy.deepcopy(model.state_dict()),
-                         copy.deepcopy(optimizer.state_dict()), torch.get_rng_state())
+        self.history = History(int(history_mib * 2**20),
+                               Snapshot.capture(0, model, optimizer, self._carried))
+        """Snapshots, kept records and hyper-parameter edits; see `core/history.py`."""
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario) -> Stepper:
+    def from_scenario(cls, scenario: Scenario, *, history_mib: float = 256) -> Stepper:
         """Build a stepper on a scenario's model, optimizer, loss and batches."""
         built = scenario.build()
         return cls(built.model, built.optimizer, built.loss_fn, built.batches,
                    reference=scenario.reference, tolerance=scenario.tolerance,
-                   name=scenario.name, rule=built.rule)
+                   name=scenario.name, rule=built.rule, history_mib=history_mib)
 
     @property
     def step_count(self) -> int:
-        """Steps taken since the start or the last reset."""
-        return len(self.records)
+        """The step the stepper is at: steps taken since the start, less those gone back."""
+        return self.history.position
+
+    @property
+    def records(self) -> RecordList:
+        """Records of steps 1 to `step_count`; dropped ones are re-created by replay on read.
+
+        NOTE: re-creating a record replays on the live model and optimizer, so read records
+        from the thread that steps, never while a step runs.
+        """
+        return RecordList(self.history, self._recreate)
 
     @property
     def reference(self) -> str:
@@ -105,13 +125,13 @@ class Stepper:
         return self.tolerance or Tolerance.for_dtype(param.dtype)
 
     def reset(self) -> None:
-        """Return the model, optimizer, RNG and reference to their state before step 1."""
-        model_state, optimizer_state, rng_state = self._initial
-        self.model.load_state_dict(model_state)
-        self.optimizer.load_state_dict(copy.deepcopy(optimizer_state))
-        torch.set_rng_state(rng_state)
-        self.records.clear()
-        self._carried.clear()
+        """Return the model, optimizer, RNG and reference to their state before step 1.
+
+        This clears the history, hyper-parameter edits included.
+        """
+        initial = self.history.nearest_snapshot(0)
+        self._carried = initial.restore(self.model, self.optimizer)
+        self.history.clear(initial)
 
     def run(self, steps: int) -> list[StepRecord]:
         """Take `steps` steps and return their records."""
@@ -166,7 +186,7 @@ class Stepper:
 
         record = StepRecord(t, float(loss.detach()), tuple(params), tuple(single + carried),
                             self.rule.title, hyperparameters, self.rule.flavour)
-        self.records.append(record)
+        self._remember(record)
         if not record.passed:
             logger.info("step %d: %d check(s) failed", t, len(record.failures))
         return record
@@ -209,3 +229,124 @@ class Stepper:
                 checks.append(Check(f"{name}.{key}", mode, False, float("inf"), float("inf"), -1,
                                     tolerance, detail=f"the reference keeps no {key!r}"))
         return checks
+
+    # History: going back, jumping and editing hyper-parameters.
+
+    @property
+    def latest_step(self) -> int:
+        """The last step of the history; above `step_count` after going back."""
+        return self.history.latest
+
+    @property
+    def history_bytes(self) -> int:
+        """Memory the history holds, in bytes (tensor storage plus a per-tensor estimate)."""
+        return self.history.nbytes
+
+    @property
+    def history_budget_bytes(self) -> int:
+        """Memory the history may hold, in bytes; step 0's snapshot is kept even beyond it."""
+        return self.history.budget_bytes
+
+    @property
+    def edits(self) -> tuple[HyperparameterEdit, ...]:
+        """Hyper-parameter edits of the history in the order made, those after `step_count` too."""
+        return tuple(self.history.edits)
+
+    def back(self, steps: int = 1) -> StepRecord | None:
+        """Go back `steps` steps; return the record of the step now current (None at step 0)."""
+        if isinstance(steps, bool) or not isinstance(steps, int) or not (
+                0 <= steps <= self.step_count):
+            raise ValueError(f"invalid number of steps to go back: {steps!r} (expected an "
+                             f"integer from 0 to {self.step_count}, the current step)")
+        return self.goto(self.step_count - steps)
+
+    def goto(self, step: int) -> StepRecord | None:
+        """Move to `step` by rewinding or stepping forward; step 0 is before the first step.
+
+        Return the record of that step (None for step 0). Rewinding restores the nearest
+        snapshot at or before `step` and replays the steps after it.
+        """
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ValueError(f"invalid step: {step!r} (expected an integer >= 0)")
+        start = self.history.nearest_snapshot(step)
+        record = None
+        if step < self.step_count or start.step > self.step_count:
+            self._restore(start)
+        while self.step_count < step:
+            record = self.step()
+        if record is None and step > 0:
+            record = self.records[-1]
+        logger.debug("now at step %d", step)
+        return record
+
+    def set_hyperparameters(self, group_index: int,
+                            **values: Any) -> tuple[HyperparameterEdit, ...]:
+        """Change hyper-parameters of one param group from the next step on.
+
+        Raise ValueError naming the key, the value and what is allowed when a key is not in
+        the group, cannot change during a run, or gets an invalid value. Nothing changes then.
+        Return the edits made, where values equal to the current ones make none. Edits made
+        before `latest_step` discard the steps after the current one.
+        """
+        groups = self.optimizer.param_groups
+        if isinstance(group_index, bool) or not isinstance(group_index, int) or not (
+                0 <= group_index < len(groups)):
+            raise ValueError(f"invalid param group index: {group_index!r} (expected an "
+                             f"integer from 0 to {len(groups) - 1})")
+        group = groups[group_index]
+        new = {key: checked_value(group, key, value) for key, value in values.items()}
+        check_with_torch(type(self.optimizer), group_index, group, new)
+
+        edits = tuple(HyperparameterEdit(self.step_count, group_index, key, copied(group[key]),
+                                         copied(value))
+                      for key, value in new.items() if not same_value(group[key], value))
+        for edit in edits:
+            self.history.add_edit(edit)
+            group[edit.key] = copied(edit.new)
+            logger.info("param group %d: %s %r -> %r from step %d", group_index, edit.key,
+                        edit.old, edit.new, edit.step + 1)
+        return edits
+
+    def _capture(self) -> Snapshot:
+        return Snapshot.capture(self.step_count, self.model, self.optimizer, self._carried)
+
+    def _restore(self, snapshot: Snapshot) -> None:
+        """Move to the snapshot's step: load it, then apply the edits made at that step."""
+        self._carried = snapshot.restore(self.model, self.optimizer)
+        self.history.position = snapshot.step
+        self._apply_edits(snapshot.step)
+
+    def _apply_edits(self, step: int) -> None:
+        for edit in self.history.edits_at(step):
+            self.optimizer.param_groups[edit.group][edit.key] = copied(edit.new)
+
+    def _remember(self, record: StepRecord) -> None:
+        """Move the history to a step just taken, keep it, and apply the edits made at it."""
+        history = self.history
+        history.advance(record.step)
+        if not history.replaying:
+            keep = history.wants_snapshot(record.step)
+            history.store(record, self._capture() if keep else None)
+        self._apply_edits(record.step)
+
+    def _recreate(self, first: int, last: int,
+                  start: Snapshot | None) -> tuple[list[StepRecord], Snapshot]:
+        """Replay steps `first` to `last` aside; return their records and a snapshot of `last`.
+
+        Replays from the nearest snapshot before `first`, or from `start` when that is
+        nearer, then returns the stepper to where it was. The history does not change, but
+        two snapshots beyond its budget (where the stepper was, and `last`) exist meanwhile.
+        """
+        current = self._capture()
+        nearest = self.history.nearest_snapshot(first - 1)
+        if start is None or not nearest.step <= start.step < first:
+            start = nearest
+        self.history.replaying = True
+        try:
+            self._restore(start)
+            records = [self.step() for _ in range(start.step, last)][first - start.step - 1:]
+            end = self._capture()
+        finally:
+            self._restore(current)
+            self.history.replaying = False
+        return records, end

@@ -19,10 +19,12 @@ from textual.worker import get_current_worker
 from optimstep.core import NoMoreSteps, StepRecord, UserCodeError
 from optimstep.core.stepper import group_hyperparameters
 
+from .commands import SelectionCommands
 from .help import HelpScreen
 from .messages import SourceExhausted, SourceReset, StepFailed, StepsCompleted
 from .panels import (OTHER_TITLE, AssertionLog, GradientsPanel, ParametersPanel, RecordPanel,
                      Start, StatusHeader, TermsPanel, UpdatesPanel, describe_optimizer)
+from .teaching import HELP_NOTES, TEACHING_BINDINGS, TeachingMixin
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +47,12 @@ class Source(Protocol):
     def reset(self) -> None: ...
 
 
-class OptimstepApp(App[int]):
+class OptimstepApp(TeachingMixin, App[int]):
     """Steps a source one key press at a time and shows each record in panels."""
 
     CSS_PATH = "app.tcss"
     TITLE = "optimstep"
-    ENABLE_COMMAND_PALETTE = False
+    COMMANDS = App.COMMANDS | {SelectionCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-single"), (64, "-double")]
     BINDINGS = [
         Binding("n,space,right", "step(1)", "Step", id="step"),
@@ -60,9 +62,10 @@ class OptimstepApp(App[int]):
         Binding("q", "quit", "Quit", id="quit"),
         Binding("pageup", "scroll_log(-1)", "Scroll the log up", id="log-up", show=False),
         Binding("pagedown", "scroll_log(1)", "Scroll the log down", id="log-down", show=False),
+        *TEACHING_BINDINGS,
     ]
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, *, ascii_only: bool = False) -> None:
         super().__init__()
         self.source = source
         self.start = read_start(source)
@@ -72,10 +75,12 @@ class OptimstepApp(App[int]):
         self._serving = 0
         self._turn = threading.Condition()
         self._log_handler = TextualHandler()
+        self._init_teaching(ascii_only)
 
     def compose(self) -> ComposeResult:
         panels = tuple(getattr(self.source.rule, "panels", ()))
         yield StatusHeader(id="header")
+        yield from self.compose_presentation()
         with Container(id="panels"):
             yield ParametersPanel(id="parameters")
             yield GradientsPanel(id="gradients")
@@ -84,11 +89,13 @@ class OptimstepApp(App[int]):
             claimed = {name for _, names in panels for name in names}
             yield TermsPanel(OTHER_TITLE, None, exclude=claimed, id="other-terms")
             yield UpdatesPanel(id="updates")
+        yield from self.compose_views()
         # The title sits on a container, so scrolling the log does not repaint it.
         with Vertical(id="log-box") as log_box:
             log_box.border_title = "Assertion log"
             yield AssertionLog(id="log")
-        yield Footer()
+        yield Footer(show_command_palette=False)
+        yield from self.compose_too_small()
 
     def on_mount(self) -> None:
         logging.getLogger("optimstep").addHandler(self._log_handler)
@@ -100,6 +107,7 @@ class OptimstepApp(App[int]):
         log = self.query_one(AssertionLog)
         log.show_start()
         log.show_records(records)
+        self._mount_teaching()
 
     def on_unmount(self) -> None:
         logging.getLogger("optimstep").removeHandler(self._log_handler)
@@ -114,7 +122,7 @@ class OptimstepApp(App[int]):
 
     def action_help(self) -> None:
         """Open the help screen."""
-        self.push_screen(HelpScreen(self.BINDINGS))
+        self.push_screen(HelpScreen(self.BINDINGS, HELP_NOTES))
 
     async def action_quit(self) -> None:
         """Quit with exit status 0."""
@@ -162,6 +170,7 @@ class OptimstepApp(App[int]):
             getattr(self.source.rule, "hyperparameters", None))
         for panel in self.query(RecordPanel):
             panel.show(record, self.start)
+        self._show_teaching(record)
 
     def _request(self, job: Callable[..., None], *args: Any) -> None:
         self._run_in_turn(next(self._tickets), job, args)

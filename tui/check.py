@@ -72,12 +72,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="write a CSV table to FILE: one row per step and parameter")
     output.add_argument("--force", action="store_true",
                         help="overwrite output files that exist")
+    from .distributed import add_distributed_arguments  # imports this module: import late
+
+    add_distributed_arguments(parser)
     parser.set_defaults(handler=handle)
     return parser
 
 
 def handle(args: argparse.Namespace) -> int:
     """Run `optimstep check` with parsed arguments; return the exit status."""
+    if args.ranks > 1:
+        from . import distributed
+
+        return distributed.handle(args)
     try:
         scenario = scenario_from_args(args)
         validate_outputs(args)

@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of `optimstep` and its subcommands."""
     from .options import add_scenario_arguments
-    from . import check, presets, replay
+    from . import check, distributed, presets, replay
 
     parser = _Parser(prog="optimstep",
                      description="Step a PyTorch optimizer one update at a time and check each "
@@ -32,9 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
                                      parser_class=_Parser)
     app = commands.add_parser("run", help="open the app (the default command)")
     add_scenario_arguments(app)
+    app.add_argument("--ascii", action="store_true",
+                     help="draw borders, formulas and plots in ASCII (automatic with TERM=linux)")
     check.add_parser(commands)
     presets.add_parser(commands)
     replay.add_parser(commands)
+    distributed.add_parser(commands)
     return parser
 
 
@@ -62,7 +65,7 @@ def _run_app(args: argparse.Namespace) -> int:
         return USAGE_ERROR
     from .app import OptimstepApp
 
-    return OptimstepApp(stepper).run() or 0
+    return OptimstepApp(stepper, ascii_only=args.ascii).run() or 0
 
 
 if __name__ == "__main__":

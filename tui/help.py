@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -19,14 +19,17 @@ class HelpScreen(ModalScreen[None]):
         Binding("question_mark,q,escape", "close", "Close help", id="close-help"),
     ]
 
-    def __init__(self, bindings: Iterable[Binding]) -> None:
+    def __init__(self, bindings: Iterable[Binding], notes: str = "") -> None:
         super().__init__()
         self.bindings = [*bindings, *self.BINDINGS]
+        self.notes = notes
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help") as help_box:
+        with VerticalScroll(id="help") as help_box:
             help_box.border_title = "Keys"
             yield Static(self._keys_table(), id="help-keys")
+            if self.notes:
+                yield Static(self.notes, id="help-notes", markup=False)
             yield Static("press ?, q or Escape to close", id="help-hint")
 
     def action_close(self) -> None:

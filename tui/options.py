@@ -66,12 +66,19 @@ def add_source_arguments(group: argparse._ArgumentGroup) -> None:
 
 def source_scenario(args: argparse.Namespace) -> Scenario:
     """Return the scenario of --scenario or --preset, with --optimizer-class and
-    --reference-rule applied; raise ScenarioError on an invalid value."""
-    if args.scenario is not None and args.preset != DEFAULT_PRESET:
+    --reference-rule applied; raise ScenarioError on an invalid value.
+
+    Options missing from `args` count as not given, for parsers built without
+    add_source_arguments.
+    """
+    scenario_file = getattr(args, "scenario", None)
+    optimizer_class = getattr(args, "optimizer_class", None)
+    reference_rule = getattr(args, "reference_rule", None)
+    if scenario_file is not None and args.preset != DEFAULT_PRESET:
         raise ScenarioError(f"invalid --preset: {args.preset!r} (expected no --preset with "
                             f"--scenario; a scenario file names its base with preset = ...)")
-    if args.scenario is not None:
-        scenario = load_scenario(args.scenario)
+    if scenario_file is not None:
+        scenario = load_scenario(scenario_file)
     elif args.preset in PRESETS:
         scenario = PRESETS[args.preset]
     else:
@@ -79,11 +86,11 @@ def source_scenario(args: argparse.Namespace) -> Scenario:
                             f"{', '.join(PRESETS)})")
 
     changes = {}
-    if args.optimizer_class is not None:
+    if optimizer_class is not None:
         # Importing here names the flag in errors; the build finds the module imported.
         folders = [Path(scenario.source).resolve().parent] if scenario.source else []
-        load_optimizer_class(args.optimizer_class, folders, key="--optimizer-class")
-        changes["optimizer_class"] = args.optimizer_class
-    if args.reference_rule is not None:
-        changes["reference_rule"] = args.reference_rule
+        load_optimizer_class(optimizer_class, folders, key="--optimizer-class")
+        changes["optimizer_class"] = optimizer_class
+    if reference_rule is not None:
+        changes["reference_rule"] = reference_rule
     return dataclasses.replace(scenario, **changes)

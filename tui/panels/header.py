@@ -27,10 +27,12 @@ class StatusHeader(LineRefreshWidget):
     loss: reactive[float | None] = reactive(None, repaint=False)
     optimizer: reactive[str] = reactive("", repaint=False)
     reference: reactive[str] = reactive("torch", repaint=False)
+    teaching: reactive[str] = reactive("", repaint=False)
+    """Teaching variants of the reference that are on, e.g. `no bias correction`."""
 
     def on_mount(self) -> None:
         self._redraw_pending = False
-        for name in ("scenario", "step", "loss", "optimizer", "reference"):
+        for name in ("scenario", "step", "loss", "optimizer", "reference", "teaching"):
             self.watch(self, name, self._request_redraw, init=False)
         self._redraw()
 
@@ -48,6 +50,8 @@ class StatusHeader(LineRefreshWidget):
                  Text(f"step {self.step}", style="bold"), Text(f"loss {loss}"),
                  Text(self.optimizer),
                  Text(f"reference: {REFERENCES.get(self.reference, self.reference)}")]
+        if self.teaching:
+            facts.append(Text(f"teaching: {self.teaching}", style="bold reverse"))
         self.replace_content(FactLines([fact for fact in facts if fact]))
 
 

@@ -16,7 +16,7 @@ MAX_LINES = 2000
 """Lines kept; older ones are dropped so a long session costs bounded memory and time."""
 
 _STATUS_STYLES = {"PASS": "bold green", "FAIL": "bold red", "skipped": "yellow",
-                  "ERROR": "bold red"}
+                  "ERROR": "bold red", "NOTE": "bold"}
 
 
 class AssertionLog(RichLog):
@@ -28,12 +28,14 @@ class AssertionLog(RichLog):
     def __init__(self, **kwargs) -> None:
         super().__init__(max_lines=MAX_LINES, min_width=1, wrap=False, markup=False,
                          highlight=False, **kwargs)
+        self._hidden_lines: list[Text] = []
 
     def show_start(self) -> None:
         """Clear the log and write what to do before step 1."""
         self.clear()
-        self.write(Text(f"step 0: initial values; {HINT}, f for ten steps, ? for help",
-                        style="dim", no_wrap=True, overflow="ellipsis"))
+        self._hidden_lines.clear()
+        self._append(Text(f"step 0: initial values; {HINT}, f for ten steps, ? for help",
+                          style="dim", no_wrap=True, overflow="ellipsis"))
 
     def show_records(self, records: Iterable[StepRecord]) -> None:
         """Write a line per check and per skipped parameter of each record, in one write."""
@@ -45,7 +47,22 @@ class AssertionLog(RichLog):
         """Write a line for a step that raised instead of returning a record."""
         self._append(_line(step, "ERROR", f"{kind}: {' '.join(message.split())}"))
 
+    def show_note(self, step: int, text: str) -> None:
+        """Write a line about the run itself, e.g. a change of the reference rule."""
+        self._append(_line(step, "NOTE", text))
+
+    def on_resize(self) -> None:
+        if self.scrollable_content_region.width and self._hidden_lines:
+            lines, self._hidden_lines = self._hidden_lines, []
+            for text in lines:
+                self._append(text)
+
     def _append(self, text: Text) -> None:
+        if not self.scrollable_content_region.width:
+            # Hidden, e.g. below the app's minimum size: a line written now would be cut to
+            # one cell for good, so it waits until the log has a width again.
+            self._hidden_lines.append(text)
+            return
         # RichLog scrolls after the next refresh, which paints the log twice. Scrolling
         # at once paints it once.
         self.write(text, scroll_end=False)
