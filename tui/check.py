@@ -17,7 +17,7 @@ import torch
 from rich.console import Console
 
 from optimstep import __version__
-from optimstep.core import ScenarioError, Stepper
+from optimstep.core import ScenarioError, Stepper, UserCodeError
 from optimstep.core.export import (CSV_COLUMNS, CheckTally, atomic_file, check_target,
                                    csv_rows, junit_xml)
 from optimstep.core.record import StepRecord
@@ -199,8 +199,14 @@ def _run(stepper: Any, args: argparse.Namespace, steps: int, console: Console,
             writers.csv.writeheader()
 
         panels = getattr(getattr(stepper, "rule", None), "panels", None)
+        user_error: UserCodeError | None = None
         for _ in range(steps):
-            record = stepper.step()
+            try:
+                record = stepper.step()
+            except UserCodeError as error:
+                # The model, loss or optimizer raised: what ran so far is still reported.
+                user_error = error
+                break
             tally.add(record)
             _write_record(writers, record, panels)
             stop = args.until_fail and not record.passed
@@ -213,7 +219,11 @@ def _run(stepper: Any, args: argparse.Namespace, steps: int, console: Console,
         if args.junit:
             with atomic_file(args.junit, args.force) as file:
                 file.write(_junit(stepper, tally, time.perf_counter() - started))
-    console.print(Summary(tally, stopped_early=args.until_fail and not tally.passed))
+    console.print(Summary(tally, stopped_early=args.until_fail and not tally.passed,
+                          error=None if user_error is None else str(user_error)))
+    if user_error is not None:
+        print(f"optimstep check: error: {user_error}", file=sys.stderr)
+        return 1
     return 0 if tally.passed else 1
 
 

@@ -176,18 +176,23 @@ def full_checks_table(checks: Iterable[Check]) -> Group:
 class Summary:
     """The outcome of a run: steps, checks, and each kind of check that failed."""
 
-    def __init__(self, tally: CheckTally, stopped_early: bool = False) -> None:
+    def __init__(self, tally: CheckTally, stopped_early: bool = False,
+                 error: str | None = None) -> None:
         self.tally = tally
         self.stopped_early = stopped_early
+        self.error = error
+        """Why the run ended before its last step, e.g. the model raised."""
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         tally = self.tally
-        line = Text.assemble(verdict(tally.passed),
+        line = Text.assemble(verdict(tally.passed and self.error is None),
                              f"  {_count(tally.steps, 'step')}, "
                              f"{_count(tally.checks, 'check')}, "
                              f"{tally.failures} failed")
         if self.stopped_early:
             line.append(f"  (stopped at the first failing step, {tally.failed_steps[0]})")
+        if self.error is not None:
+            line.append(f"  (stopped: {self.error})")
         yield line
         ulps = [kind.max_ulp for kind in tally.kinds.values()]
         if ulps:

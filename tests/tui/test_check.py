@@ -482,3 +482,38 @@ def test_full_stdout_exits_2():
     assert result.returncode == 2
     assert result.stderr.strip() == \
         "optimstep check: error: cannot write the output: No space left on device"
+
+
+class RaisingAdam(torch.optim.Adam):
+    """Adam whose third step raises, as a user's optimizer with a bug might."""
+
+    def step(self, closure=None):
+        if self.state and next(iter(self.state.values()))["step"].item() >= 2:
+            raise RuntimeError("planted failure")
+        return super().step(closure)
+
+
+def run_raising(tmp_path, capsys):
+    built = preset().build()
+    optimizer = RaisingAdam(built.model.parameters(), lr=0.1, betas=(0.9, 0.99))
+    stepper = Stepper(built.model, optimizer, built.loss_fn, built.batches)
+    output = tmp_path / "run.jsonl"
+    args = build_parser().parse_args(["check", "-q", "--json", "-o", str(output)])
+    status = run_check(stepper, args, 5)
+    return status, capsys.readouterr(), output
+
+
+def test_user_code_error_exit_status(tmp_path, capsys):
+    status, _, _ = run_raising(tmp_path, capsys)
+    assert status == 1
+
+
+def test_user_code_error_message_names_step_and_error(tmp_path, capsys):
+    _, captured, _ = run_raising(tmp_path, capsys)
+    assert "optimstep check: error: step 3: step raised RuntimeError: planted failure" in (
+        captured.err.splitlines())
+
+
+def test_user_code_error_keeps_steps_before_it(tmp_path, capsys):
+    _, _, output = run_raising(tmp_path, capsys)
+    assert [record.step for record in read_trace(output).records] == [1, 2]
