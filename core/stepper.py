@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -11,7 +12,7 @@ import torch
 
 from .checks import Check, Tolerance, compare
 from .record import ParamRecord, StepRecord
-from .rules import Rule, RuleOutput, rule_for
+from .rules import Rule, RuleOutput, Term, rule_for
 from .scenario import Scenario
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,12 @@ def _clone_state(state: dict[str, Any]) -> State:
 
 def _same_state(a: State, b: State) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+
+
+def _real_terms(output: RuleOutput) -> tuple[Term, ...]:
+    # Records show complex terms as real pairs, the form the rule's real arithmetic uses.
+    return tuple(dataclasses.replace(term, value=_real(term.value)) if term.value.is_complex()
+                 else term for term in output.terms)
 
 
 def group_hyperparameters(group: dict[str, Any]) -> dict[str, Any]:
@@ -157,24 +164,24 @@ class Stepper:
         if grad is None:
             return ParamRecord(name, key[0], before, after, None, state_after), ([], [])
 
-        real_before, real_grad = _real(before), _real(grad)
-        start = ({k: _real(v) for k, v in state_before.items()} if state_before
-                 else self.rule.initial_state(real_before, hyperparameters))
-        single = self.rule.step(real_before, real_grad, start, hyperparameters)
-        own = self._carried.get(key) or self.rule.initial_state(real_before, hyperparameters)
+        # Rules take tensors as torch holds them (complex stays complex) and view them as
+        # real where torch does, since complex and real arithmetic round differently.
+        start = state_before or self.rule.initial_state(before, hyperparameters)
+        single = self.rule.step(before, grad, start, hyperparameters)
+        own = self._carried.get(key) or self.rule.initial_state(before, hyperparameters)
         # Identical inputs give identical outputs: skip the second run in the usual case.
         carried = single if _same_state(own, start) else self.rule.step(
-            real_before, real_grad, own, hyperparameters)
+            before, grad, own, hyperparameters)
         self._carried[key] = carried.state
 
         tolerance = self.tolerance_for(p)
         checks = (self._compare(name, "single", single, after, state_after, tolerance),
                   self._compare(name, "carried", carried, after, state_after, tolerance))
         update = single.update
-        if before.is_complex():
+        if before.is_complex() and not update.is_complex():
             update = torch.view_as_complex(update.contiguous())
-        return ParamRecord(name, key[0], before, after, grad, state_after, single.terms,
-                           carried.terms, update), checks
+        return ParamRecord(name, key[0], before, after, grad, state_after, _real_terms(single),
+                           _real_terms(carried), update), checks
 
     @staticmethod
     def _compare(name: str, mode: str, output: RuleOutput, after: torch.Tensor,

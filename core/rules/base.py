@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+
+from .limits import Limit
 
 FLAVOURS = ("torch", "textbook")
 """Reference flavours: `torch` follows torch's arithmetic order, `textbook` the paper's."""
@@ -46,7 +49,10 @@ class Rule:
     """A reference implementation of one optimizer's update for a single parameter.
 
     Subclasses implement `initial_state` and `step` from the published algorithm. Inputs are
-    never modified: `step` returns a new state. Complex parameters arrive as real views.
+    never modified: `step` returns a new state. Tensors arrive as torch holds them, so a
+    complex parameter, its gradient and its state stay complex: a rule views them as pairs of
+    real numbers at the point where torch does, because the complex and the real arithmetic
+    round differently, and returns its state in the form it received it.
     """
 
     name: ClassVar[str]
@@ -60,12 +66,33 @@ class Rule:
     panels: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()
     """Panels the UI shows for this rule: (title, term names) pairs, e.g. Adam's
     `("Moments", ("m", "v"))`. Terms in no panel are shown under "Other terms"."""
+    limits: ClassVar[Mapping[str, Limit]] = {}
+    """Every keyword the torch optimizer's constructor takes, with its allowed values."""
 
     def __init__(self, flavour: str = "torch") -> None:
         if flavour not in FLAVOURS:
             raise ValueError(f"invalid reference flavour: {flavour!r} (expected one of "
                              f"{', '.join(FLAVOURS)})")
         self.flavour = flavour
+
+    @classmethod
+    def check_hyperparameters(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Return `values` normalised (ints to floats), or raise ValueError naming the first
+        keyword the optimizer does not take or the first value outside its range."""
+        checked = {}
+        for key, value in values.items():
+            if key not in cls.limits:
+                raise ValueError(f"invalid hyper-parameter for {cls.title}: {key!r} ({cls.title} "
+                                 f"takes {', '.join(cls.limits)})")
+            checked[key] = cls.limits[key].check(key, value)
+        cls.check_combination(checked)
+        return checked
+
+    @classmethod
+    def check_combination(cls, values: Mapping[str, Any]) -> None:
+        """Raise ValueError if hyper-parameters that are valid alone conflict together."""
+        if values.get("fused") and values.get("foreach"):
+            raise ValueError("invalid fused=True with foreach=True (choose at most one)")
 
     def initial_state(self, param: torch.Tensor, group: Hyperparameters) -> dict[str, torch.Tensor]:
         """Return the state torch creates before a parameter's first step."""
@@ -80,6 +107,88 @@ class Rule:
     ) -> RuleOutput:
         """Compute one step for one parameter from its state before the step."""
         raise NotImplementedError
+
+
+IMPLEMENTATIONS = ("single", "foreach", "fused")
+"""torch's implementations of an optimizer step: a loop over tensors, foreach kernels, or a
+fused kernel."""
+
+FOREACH_DEVICES = ("cuda", "xpu", "mtia")
+"""Device types on which torch picks the foreach implementation when `foreach` is None."""
+
+
+def implementation(param: torch.Tensor, group: Hyperparameters) -> str:
+    """Return which of IMPLEMENTATIONS torch runs for `param` under `group`'s flags
+    (torch/optim/optimizer.py, `_default_to_fused_or_foreach`, torch 2.13)."""
+    if group.get("fused"):
+        return "fused"
+    foreach = group.get("foreach")
+    if foreach is None:
+        foreach = not group.get("differentiable", False) and param.device.type in FOREACH_DEVICES
+    return "foreach" if foreach else "single"
+
+
+def real(tensor: torch.Tensor) -> torch.Tensor:
+    """Return a complex tensor viewed as pairs of real numbers; a real one unchanged."""
+    return torch.view_as_real(tensor) if tensor.is_complex() else tensor
+
+
+def restore(tensor: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Return `tensor`, computed on real views of `like`'s shape, as complex again where
+    `like` is complex; other tensors (a 0-d `step`, say) unchanged."""
+    if like.is_complex() and not tensor.is_complex() and tensor.dim() == like.dim() + 1:
+        return torch.view_as_complex(tensor.contiguous())
+    return tensor
+
+
+def scale(tensor: torch.Tensor, factor: Any, foreach: bool) -> torch.Tensor:
+    """Return tensor·factor as torch computes it. torch's foreach kernels round a number
+    factor to the tensor's dtype first (CPU, torch 2.13), which changes float16 and bfloat16
+    results; the single-tensor path multiplies by the unrounded factor."""
+    if foreach and not isinstance(factor, torch.Tensor):
+        factor = torch.tensor(factor, dtype=tensor.dtype).item()
+    return tensor.mul(factor)
+
+
+def step_dtype(group: Hyperparameters | None = None) -> torch.dtype:
+    """Return the dtype torch gives the `step` counter: float32 when fused, else float64
+    only where the default dtype is float64 (torch/optim/optimizer.py, torch 2.13)."""
+    if group is not None and group.get("fused"):
+        return torch.float32
+    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+
+
+def step_counter(param: torch.Tensor, group: Hyperparameters) -> torch.Tensor:
+    """Return a new `step` counter at 0, where torch keeps it: on the parameter's device when
+    fused or capturable, on the CPU otherwise."""
+    on_device = group.get("fused") or group.get("capturable")
+    return torch.zeros((), dtype=step_dtype(group), device=param.device if on_device else "cpu")
+
+
+def torch_scalar(value: Any) -> Any:
+    """Return a hyper-parameter as torch's step reads it: a 1-element tensor squeezed to 0-d,
+    anything else unchanged (so a tensor `lr` keeps its dtype in the arithmetic)."""
+    if isinstance(value, torch.Tensor) and value.dim() != 0:
+        return value.squeeze()
+    return value
+
+
+def signed_gradient(grad: torch.Tensor, group: Hyperparameters) -> tuple[torch.Tensor, Term]:
+    """Return the gradient the update follows, negated for `maximize`, and its term."""
+    if group.get("maximize", False):
+        g = -grad
+        return g, Term("g", "g", "−∇L (maximize)", g)
+    return grad, Term("g", "g", "∇L", grad)
+
+
+def l2_decay(g: torch.Tensor, param: torch.Tensor, weight_decay: Any,
+             terms: list[Term]) -> torch.Tensor:
+    """Return g + λθ (L2 weight decay folded into the gradient), adding its term when λ ≠ 0."""
+    if weight_decay == 0:
+        return g
+    g = g.add(param, alpha=weight_decay)
+    terms.append(Term("g_decayed", "g'", "g + λ·θ", g))
+    return g
 
 
 def scalar(value: Any) -> float:
