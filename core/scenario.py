@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import torch
 
 from .checks import Tolerance
-from .rules import FLAVOURS, RULES
+from .rules import FLAVOURS, RULES, UNSUPPORTED, Rule
 
 DTYPES: dict[str, torch.dtype] = {
     "float64": torch.float64,
@@ -24,6 +25,10 @@ LOSSES: dict[str, Callable[[], torch.nn.Module]] = {
     "bce_with_logits": torch.nn.BCEWithLogitsLoss,
 }
 """Loss functions a scenario may name."""
+
+
+CAPTURABLE_DEVICES = ("cuda", "xpu", "hpu", "xla")
+"""Device types on which torch allows `capturable=True` (torch/optim/optimizer.py, 2.13)."""
 
 
 class ScenarioError(ValueError):
@@ -76,10 +81,17 @@ class Scenario:
     """Reference flavour: `torch` or `textbook`."""
     tolerance: Tolerance | None = None
     """Tolerance of the checks; None means the dtype's default."""
+    device: str = "cpu"
+    """Device of the model and data, e.g. `cpu` or `cuda:0`."""
 
     def __post_init__(self) -> None:
-        _require(self.optimizer in RULES, "optimizer", self.optimizer,
-                 f"one of {', '.join(sorted(RULES))}")
+        _check_optimizer(self.optimizer)
+        try:
+            checked = RULES[self.optimizer].check_hyperparameters(self.hyperparameters)
+        except ValueError as error:
+            raise ScenarioError(str(error)) from None
+        object.__setattr__(self, "hyperparameters", checked)
+        _check_device(self.device, checked)
         _require(self.loss in LOSSES, "loss", self.loss, f"one of {', '.join(sorted(LOSSES))}")
         _require(self.dtype in DTYPES, "dtype", self.dtype, f"one of {', '.join(DTYPES)}")
         _require(self.reference in FLAVOURS, "reference", self.reference,
@@ -88,6 +100,21 @@ class Scenario:
                  "an integer >= 1")
         _require(isinstance(self.seed, int), "seed", self.seed, "an integer")
         _require(len(self.batches) >= 1, "batches", self.batches, "at least one batch")
+
+    @property
+    def rule(self) -> type[Rule]:
+        """The reference rule of the scenario's optimizer."""
+        return RULES[self.optimizer]
+
+    def with_optimizer(self, name: str) -> Scenario:
+        """Return the scenario stepped by optimizer `name` with torch's default
+        hyper-parameters, keeping the learning rate; unchanged if `name` is already its
+        optimizer."""
+        _check_optimizer(name)
+        if name == self.optimizer:
+            return self
+        kept = {"lr": self.hyperparameters["lr"]} if "lr" in self.hyperparameters else {}
+        return dataclasses.replace(self, optimizer=name, hyperparameters=kept)
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -101,27 +128,68 @@ class Scenario:
     def build(self) -> Built:
         """Build the model, optimizer, loss and batches; raise ScenarioError on bad values."""
         torch.manual_seed(self.seed)
-        model = torch.nn.Linear(self.in_features, self.out_features).to(self.torch_dtype)
+        model = torch.nn.Linear(self.in_features, self.out_features)
+        model = model.to(device=self.device, dtype=self.torch_dtype)
         own = dict(model.named_parameters())
         with torch.no_grad():
             for name, value in self.parameters.items():
                 _require(name in own, "parameters", name, f"one of {', '.join(own)}")
-                tensor = torch.as_tensor(value, dtype=self.torch_dtype)
+                tensor = torch.as_tensor(value, dtype=self.torch_dtype, device=self.device)
                 _require(tensor.shape == own[name].shape, f"parameters.{name}", value,
                          f"a value of shape {tuple(own[name].shape)}")
                 own[name].copy_(tensor)
 
-        batches = tuple((torch.as_tensor(x, dtype=self.torch_dtype),
-                         torch.as_tensor(y, dtype=self.torch_dtype)) for x, y in self.batches)
+        batches = tuple((torch.as_tensor(x, dtype=self.torch_dtype, device=self.device),
+                         torch.as_tensor(y, dtype=self.torch_dtype, device=self.device))
+                        for x, y in self.batches)
         return Built(model, self.make_optimizer(model.parameters()), LOSSES[self.loss](), batches)
 
     def make_optimizer(self, params) -> torch.optim.Optimizer:
         """Construct the optimizer; torch's own validation errors become ScenarioErrors."""
-        optimizer_class = RULES[self.optimizer].optimizer_class
+        optimizer_class = self.rule.optimizer_class
         try:
             return optimizer_class(params, **dict(self.hyperparameters))
         except (ValueError, TypeError, RuntimeError) as error:
             raise ScenarioError(f"invalid hyper-parameters for {self.optimizer}: {error}") from None
+
+
+def _check_optimizer(name: Any) -> None:
+    if name in RULES:
+        return
+    allowed = f"one of {', '.join(sorted(RULES))}"
+    reason = UNSUPPORTED.get(str(name).lower())
+    raise ScenarioError(f"invalid optimizer: {name!r} ({reason}; expected {allowed})" if reason
+                        else f"invalid optimizer: {name!r} (expected {allowed})")
+
+
+def _device_available(device: torch.device) -> bool:
+    if device.type == "cpu":
+        return True
+    if device.type == "mps":
+        return torch.backends.mps.is_available()
+    backend = getattr(torch, device.type, None)
+    available = getattr(backend, "is_available", None)
+    if not callable(available) or not available():
+        return False
+    count = getattr(backend, "device_count", None)
+    return device.index is None or not callable(count) or device.index < count()
+
+
+def _check_device(name: Any, hyperparameters: Mapping[str, Any]) -> None:
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ScenarioError(f"invalid device: {name!r} (expected a torch device such as cpu "
+                            "or cuda:0)") from None
+    if not _device_available(device):
+        raise ScenarioError(f"invalid device: {name!r} (not available on this machine; "
+                            "cpu always is)")
+    if hyperparameters.get("capturable") and device.type not in CAPTURABLE_DEVICES:
+        raise ScenarioError(f"invalid capturable: True (not available on this device, {name}: "
+                            f"it needs one of the device types {', '.join(CAPTURABLE_DEVICES)})")
+    if hyperparameters.get("differentiable"):
+        raise ScenarioError("invalid differentiable: True (expected false: torch then needs "
+                            "parameters that are not leaves, and a model's parameters are)")
 
 
 def _require(condition: bool, key: str, value: Any, allowed: str) -> None:

@@ -82,9 +82,9 @@ class Rule:
         checked = {}
         for key, value in values.items():
             if key not in cls.limits:
-                raise ValueError(f"invalid hyper-parameter for {cls.title}: {key!r} ({cls.title} "
-                                 f"takes {', '.join(cls.limits)})")
-            checked[key] = cls.limits[key].check(key, value)
+                raise ValueError(f"invalid {cls.title} hyper-parameter: {key!r} (expected one of "
+                                 f"{', '.join(cls.limits)})")
+            checked[key] = cls.limits[key].check(f"{cls.title} {key}", value)
         cls.check_combination(checked)
         return checked
 
@@ -97,6 +97,30 @@ class Rule:
     def initial_state(self, param: torch.Tensor, group: Hyperparameters) -> dict[str, torch.Tensor]:
         """Return the state torch creates before a parameter's first step."""
         raise NotImplementedError
+
+    def run(
+        self,
+        param: torch.Tensor,
+        grad: torch.Tensor,
+        state: dict[str, torch.Tensor],
+        group: Hyperparameters,
+    ) -> RuleOutput:
+        """Run `step` in the precision the flavour calls for.
+
+        The torch flavour computes in torch's dtypes. The textbook flavour computes the
+        formula in float64 (complex128) and rounds the parameter and state back to the dtypes
+        torch keeps them in, so it measures torch against the formula rather than against a
+        second rounding of it in float16 or bfloat16.
+        """
+        if self.flavour != "textbook":
+            return self.step(param, grad, state, group)
+        output = self.step(_widen(param), _widen(grad),
+                           {key: _widen(value) for key, value in state.items()}, group)
+        dtypes = {key: value.dtype for key, value in state.items()}
+        new_state = {key: value.to(dtypes.get(key, param.dtype))
+                     for key, value in output.state.items()}
+        after = output.param.to(param.dtype)
+        return RuleOutput(output.terms, new_state, after, after - param)
 
     def step(
         self,
@@ -189,6 +213,12 @@ def l2_decay(g: torch.Tensor, param: torch.Tensor, weight_decay: Any,
     g = g.add(param, alpha=weight_decay)
     terms.append(Term("g_decayed", "g'", "g + λ·θ", g))
     return g
+
+
+def _widen(tensor: torch.Tensor) -> torch.Tensor:
+    if tensor.is_complex():
+        return tensor.to(torch.complex128)
+    return tensor.to(torch.float64) if tensor.is_floating_point() else tensor
 
 
 def scalar(value: Any) -> float:

@@ -75,8 +75,8 @@ class RAdam(Rule):
         terms += [Term("m", "m", "β1·m + (1 − β1)·g", m), Term("v", "v", "β2·v + (1 − β2)·g²", v),
                   Term("m_hat", "m̂", "m / (1 − β1^t)", m_hat),
                   Term("rho_t", "ρ_t", "ρ∞ − 2t·β2^t / (1 − β2^t)", as_tensor(rho_t, param)),
-                  Term("rectified", "ρ_t > 5", "rectify only when ρ_t > 5",
-                       torch.tensor(rectified, device=param.device)),
+                  Term("rectified", "[ρ_t > 5]", "1 when ρ_t > 5 (rectified), else 0",
+                       as_tensor(float(rectified), param)),
                   Term("rect", "r", "√((ρ_t − 4)(ρ_t − 2)ρ∞ / ((ρ∞ − 4)(ρ∞ − 2)ρ_t))",
                        as_tensor(rect, param))]
 
