@@ -111,8 +111,8 @@ def compare(
 
     `operands`, where given, is the magnitude of the values `expected` was computed from,
     e.g. |x| + |x'| for an update x' = x + Δ. Rounding errors scale with the operands, not
-    with a result that cancels to near zero, so the bound becomes
-    atol + rtol·max(|expected|, operands); non-finite operands count as 0.
+    with a result that cancels to near zero. The bound then is
+    atol + rtol·max(|expected|, operands), where non-finite operands count as 0.
     """
     actual = _as_real(actual.detach())
     expected = _as_real(expected.detach())

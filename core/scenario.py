@@ -113,8 +113,9 @@ class Scenario:
         _check_optimizer(name)
         if name == self.optimizer:
             return self
-        kept = {"lr": self.hyperparameters["lr"]} if "lr" in self.hyperparameters else {}
-        return dataclasses.replace(self, optimizer=name, hyperparameters=kept)
+        learning_rate = ({"lr": self.hyperparameters["lr"]} if "lr" in self.hyperparameters
+                         else {})
+        return dataclasses.replace(self, optimizer=name, hyperparameters=learning_rate)
 
     @property
     def torch_dtype(self) -> torch.dtype:

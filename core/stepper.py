@@ -174,8 +174,8 @@ class Stepper:
         if grad is None:
             return ParamRecord(name, key[0], before, after, None, state_after), ([], [])
 
-        # Rules take tensors as torch holds them (complex stays complex) and view them as
-        # real where torch does, since complex and real arithmetic round differently.
+        # Rules take complex tensors as they are and view them as real where torch does,
+        # because complex and real arithmetic round differently.
         start = state_before or self.rule.initial_state(before, hyperparameters)
         single = self.rule.run(before, grad, start, hyperparameters)
         own = self._carried.get(key) or self.rule.initial_state(before, hyperparameters)

@@ -49,10 +49,10 @@ class Rule:
     """A reference implementation of one optimizer's update for a single parameter.
 
     Subclasses implement `initial_state` and `step` from the published algorithm. Inputs are
-    never modified: `step` returns a new state. Tensors arrive as torch holds them, so a
-    complex parameter, its gradient and its state stay complex: a rule views them as pairs of
-    real numbers at the point where torch does, because the complex and the real arithmetic
-    round differently, and returns its state in the form it received it.
+    never modified: `step` returns a new state. A complex parameter, its gradient and its
+    state arrive complex, as torch keeps them. A rule views them as pairs of real numbers at
+    the point where torch does, because complex and real arithmetic round differently, and
+    returns its state in the form it received.
     """
 
     name: ClassVar[str]
@@ -108,9 +108,12 @@ class Rule:
         """Run `step` in the precision the flavour calls for.
 
         The torch flavour computes in torch's dtypes. The textbook flavour computes the
-        formula in float64 (complex128) and rounds the parameter and state back to the dtypes
-        torch keeps them in, so it measures torch against the formula rather than against a
-        second rounding of it in float16 or bfloat16.
+        formula in float64 (complex128) and rounds the parameter and state back to torch's
+        dtypes. It so measures torch against the formula itself, not against a second
+        float16 or bfloat16 rounding of it.
+
+        NOTE: in float16 and bfloat16, torch's accumulators round at every step (β2·v can
+        round back to v), so a textbook state carried from step 1 drifts from torch's.
         """
         if self.flavour != "textbook":
             return self.step(param, grad, state, group)
@@ -143,7 +146,11 @@ FOREACH_DEVICES = ("cuda", "xpu", "mtia")
 
 def implementation(param: torch.Tensor, group: Hyperparameters) -> str:
     """Return which of IMPLEMENTATIONS torch runs for `param` under `group`'s flags
-    (torch/optim/optimizer.py, `_default_to_fused_or_foreach`, torch 2.13)."""
+    (torch/optim/optimizer.py, `_default_to_fused_or_foreach`, torch 2.13).
+
+    NOTE: the rules follow the foreach and fused arithmetic of the CPU kernels. CUDA's
+    kernels round differently and were not measured, so there the checks rely on tolerance.
+    """
     if group.get("fused"):
         return "fused"
     foreach = group.get("foreach")
@@ -166,9 +173,12 @@ def restore(tensor: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def scale(tensor: torch.Tensor, factor: Any, foreach: bool) -> torch.Tensor:
-    """Return tensor·factor as torch computes it. torch's foreach kernels round a number
-    factor to the tensor's dtype first (CPU, torch 2.13), which changes float16 and bfloat16
-    results; the single-tensor path multiplies by the unrounded factor."""
+    """Return tensor·factor as torch computes it.
+
+    torch's foreach kernels round a number factor to the tensor's dtype first (CPU, torch
+    2.13), which changes float16 and bfloat16 results. The single-tensor path multiplies by
+    the unrounded factor.
+    """
     if foreach and not isinstance(factor, torch.Tensor):
         factor = torch.tensor(factor, dtype=tensor.dtype).item()
     return tensor.mul(factor)
