@@ -106,8 +106,9 @@ class Adam(Rule):
         bias_correction1 = 1 - beta1**t
         bias_correction2 = 1 - beta2**t
         m_hat, v_hat = m / bias_correction1, v_used / bias_correction2
+        corrected = "v_max / (1 − β2^t)" if v_used is not v else "v / (1 − β2^t)"
         terms += [Term("m_hat", "m̂", "m / (1 − β1^t)", m_hat),
-                  Term("v_hat", "v̂", "v / (1 − β2^t)  (v_max with amsgrad)", v_hat)]
+                  Term("v_hat", "v̂", corrected, v_hat)]
 
         if self.flavour == "textbook":
             denom = v_hat.sqrt().add(eps)

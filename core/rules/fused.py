@@ -65,7 +65,7 @@ def adam(param, grad, state, group: Hyperparameters, decoupled: bool) -> RuleOut
     m = _fma(w, g - m, m) if abs(w.item()) < 0.5 else _fma(m - g, _constant(1, p) - w, g)
     v = _fma(state["exp_avg_sq"].to(p.dtype), _constant(beta2, p),
              _constant(1 - beta2, p) * g * g)
-    terms += [Term("m", "m", "lerp(m, g, 1 − β1)  (fused, in float32)", m),
+    terms += [Term("m", "m", "lerp(m, g, 1 − β1) = m + (1 − β1)·(g − m)", m),
               Term("v", "v", "β2·v + (1 − β2)·g²", v)]
     new_state = {"step": step, "exp_avg": m.to(param.dtype), "exp_avg_sq": v.to(param.dtype)}
     v_used = v
@@ -74,10 +74,13 @@ def adam(param, grad, state, group: Hyperparameters, decoupled: bool) -> RuleOut
         new_state["max_exp_avg_sq"] = v_used.to(param.dtype)
         terms.append(Term("v_max", "v_max", "max(v_max, v)", v_used))
 
+    terms += [Term("m_hat", "m̂", "m / (1 − β1^t)", m / (1 - beta1**t)),
+              Term("v_hat", "v̂", "v_max / (1 − β2^t)" if v_used is not v else "v / (1 − β2^t)",
+                   v_used / (1 - beta2**t))]
     step_size = lr / (1 - beta1**t)
     denom = v_used.sqrt() / _constant(math.sqrt(1 - beta2**t), p) + _constant(group["eps"], p)
     after = p - _constant(step_size, p) * m / denom
-    terms += [Term("denom", "d", "√v / √(1 − β2^t) + ε", denom),
+    terms += [Term("denom", "d", "√v / √(1 − β2^t) + ε  (torch order)", denom),
               Term("step_size", "α", "γ / (1 − β1^t)", as_tensor(step_size, param)),
               Term("update", "Δθ", "−α·m / d", after - p)]
     after = after.to(param.dtype)
