@@ -95,18 +95,19 @@ class Adam(Rule):
             new_state["max_exp_avg_sq"] = v_used
             terms.append(Term("v_max", "v_max", "max(v_max, v)", v_used))
 
-        after = self._apply(theta, m, v_used, t, (lr, beta1, beta2, eps), terms)
+        after = self._apply(theta, m, v_used, t, (lr, beta1, beta2, eps), terms,
+                            amsgrad=group.get("amsgrad", False))
         new_state = {k: restore(v, original) for k, v in new_state.items()}
         after = restore(after, original)
         return RuleOutput(tuple(terms), new_state, after, after - original)
 
-    def _apply(self, theta, m, v_used, t, scalars, terms) -> torch.Tensor:
+    def _apply(self, theta, m, v_used, t, scalars, terms, amsgrad=False) -> torch.Tensor:
         """Append the bias-correction and update terms; return θ after the step."""
         lr, beta1, beta2, eps = scalars
         bias_correction1 = 1 - beta1**t
         bias_correction2 = 1 - beta2**t
         m_hat, v_hat = m / bias_correction1, v_used / bias_correction2
-        corrected = "v_max / (1 − β2^t)" if v_used is not v else "v / (1 − β2^t)"
+        corrected = "v_max / (1 − β2^t)" if amsgrad else "v / (1 − β2^t)"
         terms += [Term("m_hat", "m̂", "m / (1 − β1^t)", m_hat),
                   Term("v_hat", "v̂", corrected, v_hat)]
 

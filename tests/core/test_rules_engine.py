@@ -247,7 +247,7 @@ class FlippedSign(Adam):
 class NoBiasCorrection(Adam):
     """A wrong rule: Adam without bias correction, θ ← θ − γ·m / (√v + ε)."""
 
-    def _apply(self, theta, m, v_used, t, scalars, terms):
+    def _apply(self, theta, m, v_used, t, scalars, terms, amsgrad=False):
         lr, _, _, eps = scalars
         return theta.addcdiv(m, v_used.sqrt().add(eps), value=-lr)
 
