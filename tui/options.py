@@ -90,11 +90,11 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         raise ScenarioError(f"invalid --preset: {args.preset!r} (expected one of "
                             f"{', '.join(PRESETS)})")
     scenario = PRESETS[args.preset]
-    if args.optimizer is not None:
+    if _option(args, "optimizer") is not None:
         scenario = scenario.with_optimizer(args.optimizer.strip().lower())
     changes: dict[str, Any] = {"hyperparameters": _hyperparameters(args, scenario)}
     for field in ("reference", "dtype", "device"):
-        if getattr(args, field) is not None:
+        if _option(args, field) is not None:
             changes[field] = getattr(args, field)
     if args.rtol is not None or args.atol is not None:
         base = Tolerance.for_dtype(DTYPES.get(changes.get("dtype", scenario.dtype),
@@ -108,16 +108,20 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
     return dataclasses.replace(scenario, **changes)
 
 
+def _option(args: argparse.Namespace, name: str, default: Any = None) -> Any:
+    # Commands that build their own parser may leave out some of these options.
+    return getattr(args, name, default)
+
+
 def _hyperparameters(args: argparse.Namespace, scenario: Scenario) -> dict[str, Any]:
     values = dict(scenario.hyperparameters)
-    flags = {"lr": args.lr, "eps": args.eps, "weight_decay": args.weight_decay,
-             "momentum": args.momentum}
-    if args.betas is not None:
+    flags = {key: _option(args, key) for key in ("lr", "eps", "weight_decay", "momentum")}
+    if _option(args, "betas") is not None:
         try:
             flags["betas"] = parse_value(args.betas)
         except ScenarioError:
             raise ScenarioError(f"invalid --betas: {args.betas!r} (expected two numbers "
                                 "separated by a comma, e.g. 0.9,0.999)") from None
     values.update({key: value for key, value in flags.items() if value is not None})
-    values.update(parse_setting(text) for text in args.settings)
+    values.update(parse_setting(text) for text in _option(args, "settings", []))
     return values

@@ -149,3 +149,10 @@ def test_unparsable_lr_exits_with_usage_error():
         scenario("--lr", "fast")
 
     assert exit_info.value.code == 2
+
+
+def test_namespace_without_optimizer_options_keeps_preset():
+    args = argparse.Namespace(preset="linear", reference=None, dtype=None, rtol=None, atol=None)
+
+    assert scenario_from_args(args).hyperparameters == {"lr": 0.1, "betas": (0.9, 0.99),
+                                                        "eps": 1e-8}
