@@ -17,8 +17,8 @@ class ASGD(Rule):
         ā ← ā + μ·(θ − ā), or ā ← θ when μ = 1   (ax, the averaged parameter)
         η ← γ / (1 + λγt)^α;  μ ← 1 / max(1, t − t0)
 
-    `eta`, `mu` and `step` are float32 tensors on the parameter's device in torch, so the
-    next step reads η and μ rounded to float32. With `foreach=True` torch computes
+    torch keeps `eta`, `mu` and `step` as float32 tensors (float64 under a float64 default
+    dtype) on the parameter's device, so the next step reads η and μ rounded to float32. With `foreach=True` torch computes
     θ ← θ − η·(g + λθ) and ā ← ā + μ·(θ − ā) even when μ = 1.
     """
 

@@ -1,16 +1,17 @@
 """Fused-kernel arithmetic of Adam, AdamW, SGD and Adagrad, for `fused=True` on the CPU.
 
 torch's fused CPU kernels (aten/src/ATen/native/cpu/Fused{Adam,SGD,Adagrad}Kernel.cpp,
-torch 2.4 to 2.13) load each element into its compute type (float32 for float16, bfloat16
+measured against torch 2.13) load each element into its compute type (float32 for float16, bfloat16
 and float32; float64 for float64), apply the whole update there, and round the results back
-once. These functions follow the kernels' per-element code, one rounding per operation,
-except where the compiler fused a multiply and an add into one rounding (`_fma`); which
-ones it fused was measured against torch 2.13's x86-64 CPU build.
+once. These functions follow the kernels' per-element code, one rounding per operation.
+The exception is where the compiler fused a multiply and an add into one rounding (`_fma`).
+Which ones it fused was measured against torch 2.13's x86-64 CPU build.
 
 NOTE: the kernels run a vectorised loop over blocks of 8 to 32 elements and the per-element
 code only on the remainder. The vectorised loop fuses the lerp into one multiply-add and, in
 SGD and Adagrad, rounds some constants to float16/bfloat16 first, so tensors that large agree
-within tolerance rather than bit for bit.
+within tolerance rather than bit for bit. Adam's and Adagrad's float32 parameters can also
+differ by a few ulps, from a last division whose exact evaluation was not reproduced.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def _gradient(param, grad, group, terms) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def adam(param, grad, state, group: Hyperparameters, decoupled: bool) -> RuleOutput:
-    """One fused Adam or AdamW step (the AdamW mode scales θ by 1 − γλ)."""
+    """Compute one fused Adam or AdamW step (the AdamW mode scales θ by 1 − γλ)."""
     lr, beta1, beta2 = scalar(group["lr"]), scalar(group["betas"][0]), scalar(group["betas"][1])
     weight_decay, terms = group.get("weight_decay", 0), []
     step = state["step"] + 1
@@ -88,7 +89,8 @@ def adam(param, grad, state, group: Hyperparameters, decoupled: bool) -> RuleOut
 
 
 def sgd(param, grad, state, group: Hyperparameters) -> RuleOutput:
-    """One fused SGD step; the momentum buffer starts as g when no parameter has one yet."""
+    """Compute one fused SGD step. The momentum buffer starts as g when no parameter of the
+    group has one yet."""
     momentum, terms = group["momentum"], []
     p, g = _gradient(param, grad, group, terms)
     if group["weight_decay"] != 0:
@@ -113,7 +115,7 @@ def sgd(param, grad, state, group: Hyperparameters) -> RuleOutput:
 
 
 def adagrad(param, grad, state, group: Hyperparameters) -> RuleOutput:
-    """One fused Adagrad step."""
+    """Compute one fused Adagrad step."""
     terms = []
     step = state["step"] + 1
     clr = scalar(group["lr"]) / (1.0 + (step.item() - 1.0) * group["lr_decay"])

@@ -36,7 +36,7 @@ class Real:
         return text + (" or a 1-element tensor" if self.tensor else "")
 
     def contains(self, number: float) -> bool:
-        """Whether `number` is finite and within the bounds."""
+        """Return whether `number` is finite and within the bounds."""
         above = number < self.high if self.high_open else number <= self.high
         return math.isfinite(number) and self.low <= number and above
 
