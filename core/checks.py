@@ -103,12 +103,18 @@ def _as_real(x: torch.Tensor) -> torch.Tensor:
 
 
 def compare(
-    name: str, mode: str, actual: torch.Tensor, expected: torch.Tensor, tolerance: Tolerance
+    name: str, mode: str, actual: torch.Tensor, expected: torch.Tensor, tolerance: Tolerance,
+    operands: torch.Tensor | None = None,
 ) -> Check:
     """Compare torch's `actual` against the reference's `expected`, elementwise.
 
     nan matches nan and inf matches the same inf; any other non-finite value on either
     side fails the check and is counted, so a non-finite result never passes by accident.
+
+    `operands`, where given, is the magnitude of the values `expected` was computed from,
+    e.g. |x| + |x'| for an update x' = x + Δ. Rounding errors scale with the operands, not
+    with a result that cancels to near zero. The bound then is
+    atol + rtol·max(|expected|, operands), where non-finite operands count as 0.
     """
     actual = _as_real(actual.detach())
     expected = _as_real(expected.detach())
@@ -134,6 +140,9 @@ def compare(
     diff = torch.where(finite, (a64 - e64).abs(), torch.zeros_like(a64))
     scale = e64.abs()
     rel = torch.where(finite & (scale > 0), diff / scale.clamp_min(1e-300), torch.zeros_like(a64))
+    if operands is not None:
+        magnitude = _as_real(operands.detach()).double().abs()
+        scale = torch.maximum(scale, torch.where(torch.isfinite(magnitude), magnitude, 0.0))
     within = diff <= tolerance.atol + tolerance.rtol * torch.where(finite, scale, 0.0)
     ulps = torch.where(finite, ulp_distance(actual, expected).double(), torch.zeros_like(a64))
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import torch
 
 from .checks import Tolerance
-from .rules import FLAVOURS, RULES, Rule
+from .rules import FLAVOURS, RULES, UNSUPPORTED, Rule
 
 DTYPES: dict[str, torch.dtype] = {
     "float64": torch.float64,
@@ -33,6 +34,10 @@ LOSSES: dict[str, Callable[[], torch.nn.Module]] = {
     "output": OutputLoss,
 }
 """Loss functions a scenario may name."""
+
+
+CAPTURABLE_DEVICES = ("cuda", "xpu", "hpu", "xla")
+"""Device types on which torch allows `capturable=True` (torch/optim/optimizer.py, 2.13)."""
 
 
 class ScenarioError(ValueError):
@@ -113,8 +118,16 @@ class Scenario:
     """File the scenario was read from; errors found while building name it."""
 
     def __post_init__(self) -> None:
-        _require(self.optimizer in RULES, "optimizer", self.optimizer,
-                 f"one of {', '.join(sorted(RULES))}")
+        _check_optimizer(self.optimizer)
+        if self.optimizer_class is None:
+            try:
+                checked = RULES[self.optimizer].check_hyperparameters(self.hyperparameters)
+            except ValueError as error:
+                raise ScenarioError(str(error)) from None
+            object.__setattr__(self, "hyperparameters", checked)
+        # One's own optimizer class takes keywords the rule's limits do not know; its
+        # constructor validates them when the scenario is built.
+        _check_device(self.device, self.hyperparameters)
         _require(self.loss in LOSSES, "loss", self.loss, f"one of {', '.join(sorted(LOSSES))}")
         _require(self.dtype in DTYPES, "dtype", self.dtype, f"one of {', '.join(DTYPES)}")
         _require(self.reference in FLAVOURS, "reference", self.reference,
@@ -126,6 +139,22 @@ class Scenario:
         from .builder import validate_sources
 
         validate_sources(self)
+
+    @property
+    def rule(self) -> type[Rule]:
+        """The reference rule of the scenario's optimizer."""
+        return RULES[self.optimizer]
+
+    def with_optimizer(self, name: str) -> Scenario:
+        """Return the scenario stepped by optimizer `name` with torch's default
+        hyper-parameters, keeping the learning rate; unchanged if `name` is already its
+        optimizer."""
+        _check_optimizer(name)
+        if name == self.optimizer:
+            return self
+        learning_rate = ({"lr": self.hyperparameters["lr"]} if "lr" in self.hyperparameters
+                         else {})
+        return dataclasses.replace(self, optimizer=name, hyperparameters=learning_rate)
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -151,11 +180,33 @@ class Scenario:
 
     def make_optimizer(self, params) -> torch.optim.Optimizer:
         """Construct the optimizer; torch's own validation errors become ScenarioErrors."""
-        optimizer_class = RULES[self.optimizer].optimizer_class
+        optimizer_class = self.rule.optimizer_class
         try:
             return optimizer_class(params, **dict(self.hyperparameters))
         except (ValueError, TypeError, RuntimeError) as error:
             raise ScenarioError(f"invalid hyper-parameters for {self.optimizer}: {error}") from None
+
+
+def _check_optimizer(name: Any) -> None:
+    if name in RULES:
+        return
+    allowed = f"one of {', '.join(sorted(RULES))}"
+    reason = UNSUPPORTED.get(str(name).lower())
+    raise ScenarioError(f"invalid optimizer: {name!r} ({reason}; expected {allowed})" if reason
+                        else f"invalid optimizer: {name!r} (expected {allowed})")
+
+
+def _check_device(name: Any, hyperparameters: Mapping[str, Any]) -> None:
+    from .builder import check_device
+
+    check_device(name)
+    device = torch.device(name)
+    if hyperparameters.get("capturable") and device.type not in CAPTURABLE_DEVICES:
+        raise ScenarioError(f"invalid capturable: True (not available on this device, {name}: "
+                            f"it needs one of the device types {', '.join(CAPTURABLE_DEVICES)})")
+    if hyperparameters.get("differentiable"):
+        raise ScenarioError("invalid differentiable: True (expected false: torch then needs "
+                            "parameters that are not leaves, and a model's parameters are)")
 
 
 def _require(condition: bool, key: str, value: Any, allowed: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,7 +15,7 @@ from .history import History, HyperparameterEdit, RecordList, Snapshot
 from .hyperparameters import check_with_torch, checked_value, copied, same_value
 from .record import ParamRecord, StepRecord
 from .restore import RestorePoint
-from .rules import Rule, RuleOutput, rule_for
+from .rules import Rule, RuleOutput, Term, rule_for
 from .scenario import Scenario
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,22 @@ def _clone_state(state: dict[str, Any]) -> State:
 
 def _same_state(a: State, b: State) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+
+
+def _operands(before: torch.Tensor | None, after: torch.Tensor) -> torch.Tensor | None:
+    # |before| + |after| bounds both operands of an update after = before + Δ.
+    if before is None:
+        return None
+    before, after = _real(before), _real(after)
+    if before.shape != after.shape:
+        return None
+    return before.abs().double() + after.abs().double()
+
+
+def _real_terms(output: RuleOutput) -> tuple[Term, ...]:
+    # Records show complex terms as real pairs, the form the rule's real arithmetic uses.
+    return tuple(dataclasses.replace(term, value=_real(term.value)) if term.value.is_complex()
+                 else term for term in output.terms)
 
 
 def group_hyperparameters(group: dict[str, Any]) -> dict[str, Any]:
@@ -198,33 +215,40 @@ class Stepper:
         if grad is None:
             return ParamRecord(name, key[0], before, after, None, state_after), ([], [])
 
-        real_before, real_grad = _real(before), _real(grad)
-        start = ({k: _real(v) for k, v in state_before.items()} if state_before
-                 else self.rule.initial_state(real_before, hyperparameters))
-        single = self.rule.step(real_before, real_grad, start, hyperparameters)
-        own = self._carried.get(key) or self.rule.initial_state(real_before, hyperparameters)
+        # Rules take complex tensors as they are and view them as real where torch does,
+        # because complex and real arithmetic round differently.
+        start = state_before or self.rule.initial_state(before, hyperparameters)
+        single = self.rule.run(before, grad, start, hyperparameters)
+        own = self._carried.get(key) or self.rule.initial_state(before, hyperparameters)
         # Identical inputs give identical outputs: skip the second run in the usual case.
-        carried = single if _same_state(own, start) else self.rule.step(
-            real_before, real_grad, own, hyperparameters)
+        carried = single if _same_state(own, start) else self.rule.run(
+            before, grad, own, hyperparameters)
         self._carried[key] = carried.state
 
         tolerance = self.tolerance_for(p)
-        checks = (self._compare(name, "single", single, after, state_after, tolerance),
-                  self._compare(name, "carried", carried, after, state_after, tolerance))
+        torch_before = (before, state_before)
+        checks = (self._compare(name, "single", single, after, state_after, torch_before,
+                                tolerance),
+                  self._compare(name, "carried", carried, after, state_after, torch_before,
+                                tolerance))
         update = single.update
-        if before.is_complex():
+        if before.is_complex() and not update.is_complex():
             update = torch.view_as_complex(update.contiguous())
-        return ParamRecord(name, key[0], before, after, grad, state_after, single.terms,
-                           carried.terms, update), checks
+        return ParamRecord(name, key[0], before, after, grad, state_after, _real_terms(single),
+                           _real_terms(carried), update), checks
 
     @staticmethod
     def _compare(name: str, mode: str, output: RuleOutput, after: torch.Tensor,
-                 torch_state: State, tolerance: Tolerance) -> list[Check]:
-        checks = [compare(f"{name}.param", mode, _real(after), output.param, tolerance)]
+                 torch_state: State, torch_before: tuple[torch.Tensor, State],
+                 tolerance: Tolerance) -> list[Check]:
+        param_before, state_before = torch_before
+        checks = [compare(f"{name}.param", mode, _real(after), output.param, tolerance,
+                          _operands(param_before, output.param))]
         for key, value in torch_state.items():
             if key in output.state:
                 checks.append(compare(f"{name}.{key}", mode, _real(value), output.state[key],
-                                      tolerance))
+                                      tolerance, _operands(state_before.get(key),
+                                                           output.state[key])))
             else:
                 checks.append(Check(f"{name}.{key}", mode, False, float("inf"), float("inf"), -1,
                                     tolerance, detail=f"the reference keeps no {key!r}"))

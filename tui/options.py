@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from optimstep.core import DTYPES, FLAVOURS, PRESETS, Scenario, ScenarioError, Tolerance
 from optimstep.core.custom import load_optimizer_class
 from optimstep.core.presets import DEFAULT_PRESET
 from optimstep.core.rules import RULES
 from optimstep.core.scenario_file import load_scenario
+
+SETTING_VALUES = "true, false, none, a number, or numbers separated by commas"
+"""The values `--set` accepts, in words."""
 
 
 def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,23 +27,80 @@ def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
                             "(default: torch)")
     group.add_argument("--dtype", choices=tuple(DTYPES), default=None,
                        help="parameter dtype (default: float32)")
+    group.add_argument("--device", default=None, metavar="DEVICE",
+                       help="device of the model and data, e.g. cpu or cuda:0 (default: cpu)")
     group.add_argument("--rtol", type=float, default=None, metavar="X",
                        help="relative tolerance of every check (default: the dtype's)")
     group.add_argument("--atol", type=float, default=None, metavar="X",
                        help="absolute tolerance of every check (default: the dtype's)")
     add_source_arguments(group)
+    _add_optimizer_arguments(parser)
+
+
+def _add_optimizer_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("optimizer")
+    group.add_argument("--optimizer", default=None, metavar="NAME",
+                       help=f"torch optimizer ({', '.join(RULES)}; default: the preset's). "
+                            "Another optimizer starts from torch's defaults, keeping the "
+                            "preset's learning rate")
+    group.add_argument("--lr", type=float, default=None, metavar="X", help="learning rate")
+    group.add_argument("--betas", default=None, metavar="B1,B2",
+                       help="moment decay rates of the Adam family, e.g. 0.9,0.999")
+    group.add_argument("--eps", type=float, default=None, metavar="X",
+                       help="term added to the denominator for numerical stability")
+    group.add_argument("--weight-decay", type=float, default=None, metavar="X",
+                       help="weight decay factor (L2 penalty, or decoupled for AdamW)")
+    group.add_argument("--momentum", type=float, default=None, metavar="X",
+                       help="momentum factor (SGD, RMSprop)")
+    group.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       dest="settings",
+                       help=f"any other keyword of the optimizer, e.g. nesterov=true or "
+                            f"betas=0.9,0.99; VALUE is {SETTING_VALUES}; repeatable")
+
+
+def parse_value(text: str) -> Any:
+    """Return a `--set` value as a bool, None, int, float, or a tuple of them."""
+    stripped = text.strip()
+    if "," in stripped:
+        return tuple(parse_value(part) for part in stripped.split(","))
+    lowered = stripped.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(stripped)
+        except ValueError:
+            pass
+    raise ScenarioError(f"invalid value: {text!r} (expected {SETTING_VALUES})")
+
+
+def parse_setting(text: str) -> tuple[str, Any]:
+    """Return the keyword and value of one `--set KEY=VALUE`, hyphens in KEY read as `_`."""
+    key, separator, value = text.partition("=")
+    key = key.strip().replace("-", "_")
+    if not separator or not key:
+        raise ScenarioError(f"invalid --set: {text!r} (expected KEY=VALUE, e.g. nesterov=true)")
+    try:
+        return key, parse_value(value)
+    except ScenarioError:
+        raise ScenarioError(f"invalid --set value for {key}: {value!r} (expected "
+                            f"{SETTING_VALUES})") from None
 
 
 def scenario_from_args(args: argparse.Namespace) -> Scenario:
     """Build the scenario the options describe; raise ScenarioError on an invalid value."""
     scenario = source_scenario(args)
-    changes = {}
-    if args.reference is not None:
-        changes["reference"] = args.reference
-    if args.dtype is not None:
-        changes["dtype"] = args.dtype
+    if _option(args, "optimizer") is not None:
+        scenario = scenario.with_optimizer(args.optimizer.strip().lower())
+    changes: dict[str, Any] = {"hyperparameters": _hyperparameters(args, scenario)}
+    for field in ("reference", "dtype", "device"):
+        if _option(args, field) is not None:
+            changes[field] = getattr(args, field)
     if args.rtol is not None or args.atol is not None:
-        base = Tolerance.for_dtype(DTYPES[changes.get("dtype", scenario.dtype)])
+        base = Tolerance.for_dtype(DTYPES.get(changes.get("dtype", scenario.dtype),
+                                              DTYPES["float32"]))
         try:
             changes["tolerance"] = Tolerance(
                 rtol=base.rtol if args.rtol is None else args.rtol,
@@ -94,3 +155,22 @@ def source_scenario(args: argparse.Namespace) -> Scenario:
     if reference_rule is not None:
         changes["reference_rule"] = reference_rule
     return dataclasses.replace(scenario, **changes)
+
+
+def _option(args: argparse.Namespace, name: str, default: Any = None) -> Any:
+    # Commands that build their own parser may leave out some of these options.
+    return getattr(args, name, default)
+
+
+def _hyperparameters(args: argparse.Namespace, scenario: Scenario) -> dict[str, Any]:
+    values = dict(scenario.hyperparameters)
+    flags = {key: _option(args, key) for key in ("lr", "eps", "weight_decay", "momentum")}
+    if _option(args, "betas") is not None:
+        try:
+            flags["betas"] = parse_value(args.betas)
+        except ScenarioError:
+            raise ScenarioError(f"invalid --betas: {args.betas!r} (expected two numbers "
+                                "separated by a comma, e.g. 0.9,0.999)") from None
+    values.update({key: value for key, value in flags.items() if value is not None})
+    values.update(parse_setting(text) for text in _option(args, "settings", []))
+    return values

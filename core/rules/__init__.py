@@ -4,11 +4,28 @@ from __future__ import annotations
 
 import torch
 
+from .adadelta import Adadelta
+from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .adamax import Adamax
+from .asgd import ASGD
 from .base import FLAVOURS, Rule, RuleOutput, Term
+from .nadam import NAdam
+from .radam import RAdam
+from .rmsprop import RMSprop
+from .rprop import Rprop
+from .sgd import SGD
 
-RULES: dict[str, type[Rule]] = {rule.name: rule for rule in (Adam, AdamW)}
+RULES: dict[str, type[Rule]] = {rule.name: rule for rule in (
+    Adam, AdamW, NAdam, RAdam, Adamax, SGD, RMSprop, Adagrad, Adadelta, ASGD, Rprop)}
 """Every reference rule by its short name."""
+
+UNSUPPORTED: dict[str, str] = {
+    "lbfgs": "LBFGS needs a closure and re-evaluates the loss several times per step, so one "
+             "step is not one update that a rule can recompute",
+    "sparseadam": "SparseAdam needs sparse gradients, which the models here do not produce",
+}
+"""torch optimizers that have no reference rule, by short name, with the reason."""
 
 
 def rule_for(optimizer: torch.optim.Optimizer | type[torch.optim.Optimizer],
@@ -23,8 +40,10 @@ def rule_for(optimizer: torch.optim.Optimizer | type[torch.optim.Optimizer],
         for rule in RULES.values():
             if rule.optimizer_class is klass:
                 return rule(flavour)
+    reason = UNSUPPORTED.get(cls.__name__.lower())
     known = ", ".join(r.optimizer_class.__name__ for r in RULES.values())
-    raise ValueError(f"no reference rule for {cls.__name__} (rules exist for: {known})")
+    raise ValueError(f"no reference rule for {cls.__name__}"
+                     f"{f': {reason}' if reason else ''} (rules exist for: {known})")
 
 
-__all__ = ["FLAVOURS", "RULES", "Rule", "RuleOutput", "Term", "rule_for"]
+__all__ = ["FLAVOURS", "RULES", "UNSUPPORTED", "Rule", "RuleOutput", "Term", "rule_for"]

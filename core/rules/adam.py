@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from .base import Hyperparameters, Rule, RuleOutput, Term, as_tensor
+from . import fused
+from .base import (Hyperparameters, Rule, RuleOutput, Term, as_tensor, implementation, real,
+                   restore, scalar, scale, signed_gradient, step_counter, torch_scalar)
+from .limits import BETAS, CAPTURABLE, FUSED, IMPLEMENTATION, LR, NON_NEGATIVE, Flag, Pair
 
 
 class Adam(Rule):
@@ -18,6 +21,11 @@ class Adam(Rule):
         m̂ = m / (1 − β1^t);  v̂ = v / (1 − β2^t)
         torch:    θ ← θ − (γ / (1 − β1^t)) · m / (√v / √(1 − β2^t) + ε)
         textbook: θ ← θ − γ · m̂ / (√v̂ + ε)
+
+    Tensor betas follow torch too: β1 is cast to the parameter's dtype for the lerp weight,
+    while the bias corrections use the tensors as given. With `foreach=True` the scalar
+    products round their factor to the parameter's dtype first; `fused=True` follows the
+    fused kernel (see `fused.adam`).
     """
 
     name = "adam"
@@ -27,10 +35,13 @@ class Adam(Rule):
                        "decoupled_weight_decay")
     panels = (("Moments", ("m", "v", "v_max")), ("Bias-corrected", ("m_hat", "v_hat")),
               ("Update", ("denom", "step_size", "update")))
+    limits = {"lr": LR, "betas": Pair(BETAS.first, BETAS.second, tensors=True),
+              "eps": NON_NEGATIVE, "weight_decay": NON_NEGATIVE, "amsgrad": Flag(),
+              "decoupled_weight_decay": Flag(), **IMPLEMENTATION, **CAPTURABLE, **FUSED}
 
     def initial_state(self, param: torch.Tensor, group: Hyperparameters) -> dict[str, torch.Tensor]:
         state = {
-            "step": torch.tensor(0.0, dtype=torch.float32),
+            "step": step_counter(param, group),
             "exp_avg": torch.zeros_like(param, memory_format=torch.preserve_format),
             "exp_avg_sq": torch.zeros_like(param, memory_format=torch.preserve_format),
         }
@@ -43,73 +54,89 @@ class Adam(Rule):
         return bool(group.get("decoupled_weight_decay", False))
 
     def step(self, param, grad, state, group) -> RuleOutput:
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        weight_decay, amsgrad = group.get("weight_decay", 0), group.get("amsgrad", False)
-        textbook = self.flavour == "textbook"
-        terms: list[Term] = []
+        how = implementation(param, group)
+        if how == "fused" and self.flavour == "torch":
+            return fused.adam(param, grad, state, group, self.decoupled(group))
+        textbook, foreach, original = self.flavour == "textbook", how == "foreach", param
+        read = scalar if textbook else torch_scalar
+        lr, beta1, beta2 = read(group["lr"]), read(group["betas"][0]), read(group["betas"][1])
+        eps, weight_decay = group["eps"], group.get("weight_decay", 0)
+        if foreach:
+            # foreach views complex tensors as real before any arithmetic, weight decay included.
+            param, grad, state = real(param), real(grad), {k: real(v) for k, v in state.items()}
 
-        g = -grad if group.get("maximize", False) else grad
-        terms.append(Term("g", "g", "−∇L (maximize)" if group.get("maximize") else "∇L", g))
+        g, first = signed_gradient(grad, group)
+        terms: list[Term] = [first]
         step = state["step"] + 1
         t = step.item()
         theta = param
-        if weight_decay != 0:
-            if self.decoupled(group):
-                theta = param.mul(1 - lr * weight_decay)
-                terms.append(Term("decayed", "θ'", "θ·(1 − γλ)", theta))
-            else:
-                g = g.add(param, alpha=weight_decay)
-                terms.append(Term("g_decayed", "g'", "g + λ·θ", g))
+        if weight_decay != 0 and self.decoupled(group):
+            theta = scale(param, 1 - lr * weight_decay, foreach)
+            terms.append(Term("decayed", "θ'", "θ·(1 − γλ)", theta))
+        elif weight_decay != 0:
+            g = g.add(param, alpha=weight_decay)
+            terms.append(Term("g_decayed", "g'", "g + λ·θ", g))
+        theta, g = real(theta), real(g)
 
         if textbook:
-            m = state["exp_avg"].mul(beta1).add(g, alpha=1 - beta1)
+            m = real(state["exp_avg"]).mul(beta1).add(g, alpha=1 - beta1)
             m_text = "β1·m + (1 − β1)·g"
         else:
-            m = state["exp_avg"].lerp(g, 1 - beta1)
+            weight = 1 - (beta1.to(param.device, theta.dtype)
+                          if isinstance(beta1, torch.Tensor) else beta1)
+            m = real(state["exp_avg"]).lerp(g, weight)
             m_text = "lerp(m, g, 1 − β1) = m + (1 − β1)·(g − m)"
-        v = state["exp_avg_sq"].mul(beta2).addcmul(g, g, value=1 - beta2)
+        v = scale(real(state["exp_avg_sq"]), beta2, foreach).addcmul(g, g, value=1 - beta2)
         terms += [Term("m", "m", m_text, m), Term("v", "v", "β2·v + (1 − β2)·g²", v)]
         new_state = {"step": step, "exp_avg": m, "exp_avg_sq": v}
         v_used = v
-        if amsgrad:
-            v_used = torch.maximum(state["max_exp_avg_sq"], v)
+        if group.get("amsgrad", False):
+            v_used = torch.maximum(real(state["max_exp_avg_sq"]), v)
             new_state["max_exp_avg_sq"] = v_used
             terms.append(Term("v_max", "v_max", "max(v_max, v)", v_used))
 
+        after = self._apply(theta, m, v_used, t, (lr, beta1, beta2, eps), terms,
+                            amsgrad=group.get("amsgrad", False))
+        new_state = {k: restore(v, original) for k, v in new_state.items()}
+        after = restore(after, original)
+        return RuleOutput(tuple(terms), new_state, after, after - original)
+
+    def _apply(self, theta, m, v_used, t, scalars, terms, amsgrad=False) -> torch.Tensor:
+        """Append the bias-correction and update terms; return θ after the step."""
+        lr, beta1, beta2, eps = scalars
         bias_correction1 = 1 - beta1**t
         bias_correction2 = 1 - beta2**t
-        m_hat = m / bias_correction1
-        v_hat = v_used / bias_correction2
+        m_hat, v_hat = m / bias_correction1, v_used / bias_correction2
+        corrected = "v_max / (1 − β2^t)" if amsgrad else "v / (1 − β2^t)"
         terms += [Term("m_hat", "m̂", "m / (1 − β1^t)", m_hat),
-                  Term("v_hat", "v̂", "v / (1 − β2^t)" if not amsgrad else "v_max / (1 − β2^t)",
-                       v_hat)]
+                  Term("v_hat", "v̂", corrected, v_hat)]
 
-        if textbook:
+        if self.flavour == "textbook":
             denom = v_hat.sqrt().add(eps)
-            step_size = lr
-            update = -step_size * m_hat / denom
+            update = -lr * m_hat / denom
             terms += [Term("denom", "d", "√v̂ + ε", denom),
-                      Term("step_size", "α", "γ", as_tensor(step_size, param)),
+                      Term("step_size", "α", "γ", as_tensor(lr, theta)),
                       Term("update", "Δθ", "−α·m̂ / d", update)]
-            after = theta + update
-        else:
-            denom = (v_used.sqrt() / bias_correction2**0.5).add(eps)
-            step_size = lr / bias_correction1
-            update = torch.zeros_like(theta).addcdiv(m, denom, value=-step_size)
-            terms += [Term("denom", "d", "√v / √(1 − β2^t) + ε  (torch order)", denom),
-                      Term("step_size", "α", "γ / (1 − β1^t)", as_tensor(step_size, param)),
-                      Term("update", "Δθ", "−α·m / d", update)]
-            after = theta.addcdiv(m, denom, value=-step_size)
-        return RuleOutput(tuple(terms), new_state, after, after - param)
+            return theta + update
+        denom = (v_used.sqrt() / bias_correction2**0.5).add(eps)
+        step_size = lr / bias_correction1
+        terms += [Term("denom", "d", "√v / √(1 − β2^t) + ε  (torch order)", denom),
+                  Term("step_size", "α", "γ / (1 − β1^t)", as_tensor(step_size, theta)),
+                  Term("update", "Δθ", "−α·m / d",
+                       torch.zeros_like(theta).addcdiv(m, denom, value=-step_size))]
+        return theta.addcdiv(m, denom, value=-step_size)
 
 
 class AdamW(Adam):
-    """AdamW: Adam with decoupled weight decay, θ ← θ(1 − γλ) before the Adam update."""
+    """AdamW: Adam with decoupled weight decay, θ ← θ(1 − γλ) before the Adam update
+    (torch/optim/adamw.py, torch 2.13, which runs Adam's code with decoupled_weight_decay)."""
 
     name = "adamw"
     title = "AdamW"
     optimizer_class = torch.optim.AdamW
     hyperparameters = ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize")
+    limits = {key: limit for key, limit in Adam.limits.items()
+              if key != "decoupled_weight_decay"}
 
     def decoupled(self, group: Hyperparameters) -> bool:
         return True

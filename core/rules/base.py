@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+
+from .limits import Limit
 
 FLAVOURS = ("torch", "textbook")
 """Reference flavours: `torch` follows torch's arithmetic order, `textbook` the paper's."""
@@ -46,7 +49,10 @@ class Rule:
     """A reference implementation of one optimizer's update for a single parameter.
 
     Subclasses implement `initial_state` and `step` from the published algorithm. Inputs are
-    never modified: `step` returns a new state. Complex parameters arrive as real views.
+    never modified: `step` returns a new state. A complex parameter, its gradient and its
+    state arrive complex, as torch keeps them. A rule views them as pairs of real numbers at
+    the point where torch does, because complex and real arithmetic round differently, and
+    returns its state in the form it received.
     """
 
     name: ClassVar[str]
@@ -60,6 +66,8 @@ class Rule:
     panels: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()
     """Panels the UI shows for this rule: (title, term names) pairs, e.g. Adam's
     `("Moments", ("m", "v"))`. Terms in no panel are shown under "Other terms"."""
+    limits: ClassVar[Mapping[str, Limit]] = {}
+    """Every keyword the torch optimizer's constructor takes, with its allowed values."""
 
     def __init__(self, flavour: str = "torch") -> None:
         if flavour not in FLAVOURS:
@@ -67,9 +75,55 @@ class Rule:
                              f"{', '.join(FLAVOURS)})")
         self.flavour = flavour
 
+    @classmethod
+    def check_hyperparameters(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Return `values` normalised (ints to floats), or raise ValueError naming the first
+        keyword the optimizer does not take or the first value outside its range."""
+        checked = {}
+        for key, value in values.items():
+            if key not in cls.limits:
+                raise ValueError(f"invalid {cls.title} hyper-parameter: {key!r} (expected one of "
+                                 f"{', '.join(cls.limits)})")
+            checked[key] = cls.limits[key].check(f"{cls.title} {key}", value)
+        cls.check_combination(checked)
+        return checked
+
+    @classmethod
+    def check_combination(cls, values: Mapping[str, Any]) -> None:
+        """Raise ValueError if hyper-parameters that are valid alone conflict together."""
+        if values.get("fused") and values.get("foreach"):
+            raise ValueError("invalid fused=True with foreach=True (choose at most one)")
+
     def initial_state(self, param: torch.Tensor, group: Hyperparameters) -> dict[str, torch.Tensor]:
         """Return the state torch creates before a parameter's first step."""
         raise NotImplementedError
+
+    def run(
+        self,
+        param: torch.Tensor,
+        grad: torch.Tensor,
+        state: dict[str, torch.Tensor],
+        group: Hyperparameters,
+    ) -> RuleOutput:
+        """Run `step` in the precision the flavour calls for.
+
+        The torch flavour computes in torch's dtypes. The textbook flavour computes the
+        formula in float64 (complex128) and rounds the parameter and state back to torch's
+        dtypes. It so measures torch against the formula itself, not against a second
+        float16 or bfloat16 rounding of it.
+
+        NOTE: in float16 and bfloat16, torch's accumulators round at every step (β2·v can
+        round back to v), so a textbook state carried from step 1 drifts from torch's.
+        """
+        if self.flavour != "textbook":
+            return self.step(param, grad, state, group)
+        output = self.step(_widen(param), _widen(grad),
+                           {key: _widen(value) for key, value in state.items()}, group)
+        dtypes = {key: value.dtype for key, value in state.items()}
+        new_state = {key: value.to(dtypes.get(key, param.dtype))
+                     for key, value in output.state.items()}
+        after = output.param.to(param.dtype)
+        return RuleOutput(output.terms, new_state, after, after - param)
 
     def step(
         self,
@@ -80,6 +134,102 @@ class Rule:
     ) -> RuleOutput:
         """Compute one step for one parameter from its state before the step."""
         raise NotImplementedError
+
+
+IMPLEMENTATIONS = ("single", "foreach", "fused")
+"""torch's implementations of an optimizer step: a loop over tensors, foreach kernels, or a
+fused kernel."""
+
+FOREACH_DEVICES = ("cuda", "xpu", "mtia")
+"""Device types on which torch picks the foreach implementation when `foreach` is None."""
+
+
+def implementation(param: torch.Tensor, group: Hyperparameters) -> str:
+    """Return which of IMPLEMENTATIONS torch runs for `param` under `group`'s flags
+    (torch/optim/optimizer.py, `_default_to_fused_or_foreach`, torch 2.13).
+
+    NOTE: the rules follow the foreach and fused arithmetic of the CPU kernels. CUDA's
+    kernels round differently and were not measured, so there the checks rely on tolerance.
+    """
+    if group.get("fused"):
+        return "fused"
+    foreach = group.get("foreach")
+    if foreach is None:
+        foreach = not group.get("differentiable", False) and param.device.type in FOREACH_DEVICES
+    return "foreach" if foreach else "single"
+
+
+def real(tensor: torch.Tensor) -> torch.Tensor:
+    """Return a complex tensor viewed as pairs of real numbers; a real one unchanged."""
+    return torch.view_as_real(tensor) if tensor.is_complex() else tensor
+
+
+def restore(tensor: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Return `tensor`, computed on real views of `like`'s shape, as complex again where
+    `like` is complex; other tensors (a 0-d `step`, say) unchanged."""
+    if like.is_complex() and not tensor.is_complex() and tensor.dim() == like.dim() + 1:
+        return torch.view_as_complex(tensor.contiguous())
+    return tensor
+
+
+def scale(tensor: torch.Tensor, factor: Any, foreach: bool) -> torch.Tensor:
+    """Return tensor·factor as torch computes it.
+
+    torch's in-place foreach multiply (`_foreach_mul_`) rounds a number factor to the
+    tensor's dtype first (CPU, torch 2.13), which changes float16 and bfloat16 results. The
+    out-of-place `_foreach_mul` and the single-tensor path multiply by the unrounded factor,
+    so pass `foreach=False` for those.
+    """
+    if foreach and not isinstance(factor, torch.Tensor):
+        factor = torch.tensor(factor, dtype=tensor.dtype).item()
+    return tensor.mul(factor)
+
+
+def step_dtype(group: Hyperparameters | None = None) -> torch.dtype:
+    """Return the dtype torch gives the `step` counter: float32 when fused, else float64
+    only where the default dtype is float64 (torch/optim/optimizer.py, torch 2.13)."""
+    if group is not None and group.get("fused"):
+        return torch.float32
+    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+
+
+def step_counter(param: torch.Tensor, group: Hyperparameters) -> torch.Tensor:
+    """Return a new `step` counter at 0, where torch keeps it: on the parameter's device when
+    fused or capturable, on the CPU otherwise."""
+    on_device = group.get("fused") or group.get("capturable")
+    return torch.zeros((), dtype=step_dtype(group), device=param.device if on_device else "cpu")
+
+
+def torch_scalar(value: Any) -> Any:
+    """Return a hyper-parameter as torch's step reads it: a 1-element tensor squeezed to 0-d,
+    anything else unchanged (so a tensor `lr` keeps its dtype in the arithmetic)."""
+    if isinstance(value, torch.Tensor) and value.dim() != 0:
+        return value.squeeze()
+    return value
+
+
+def signed_gradient(grad: torch.Tensor, group: Hyperparameters) -> tuple[torch.Tensor, Term]:
+    """Return the gradient the update follows, negated for `maximize`, and its term."""
+    if group.get("maximize", False):
+        g = -grad
+        return g, Term("g", "g", "−∇L (maximize)", g)
+    return grad, Term("g", "g", "∇L", grad)
+
+
+def l2_decay(g: torch.Tensor, param: torch.Tensor, weight_decay: Any,
+             terms: list[Term]) -> torch.Tensor:
+    """Return g + λθ (L2 weight decay folded into the gradient), adding its term when λ ≠ 0."""
+    if weight_decay == 0:
+        return g
+    g = g.add(param, alpha=weight_decay)
+    terms.append(Term("g_decayed", "g'", "g + λ·θ", g))
+    return g
+
+
+def _widen(tensor: torch.Tensor) -> torch.Tensor:
+    if tensor.is_complex():
+        return tensor.to(torch.complex128)
+    return tensor.to(torch.float64) if tensor.is_floating_point() else tensor
 
 
 def scalar(value: Any) -> float:
