@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      parser_class=_Parser)
     app = commands.add_parser("run", help="open the app (the default command)")
     add_scenario_arguments(app)
+    distributed.add_distributed_arguments(app)
     check.add_parser(commands)
     replay.add_parser(commands)
     distributed.add_parser(commands)
@@ -51,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_app(args: argparse.Namespace) -> int:
+    if args.ranks > 1:
+        from .distributed_app import open_app
+
+        return open_app(args)
     from optimstep.core import ScenarioError, Stepper
 
     from .options import scenario_from_args
