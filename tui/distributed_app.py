@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
-import time
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -16,18 +15,17 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from optimstep.core import Check, ScenarioError, StepRecord
-from optimstep.core.distributed import (STRATEGIES, DistributedRun, DistributedStep, RankFailed,
-                                        RankHung, RankPhase)
+from optimstep.core import ScenarioError
+from optimstep.core.distributed import STRATEGIES, DistributedRun
 from optimstep.core.rules import RULES
 
 from .distributed import build_run, usage_error
 from .distributed_driver import RunDriver
-from .distributed_failure import FailureScreen, failure_title
+from .distributed_failure import FailureScreen
 from .distributed_messages import (PhasesRead, RanksClosed, RanksStarted, RanksStepped,
                                    RunStopped, StateConsolidated)
-from .distributed_views import (RANK_KEYS, LogEntry, RankRow, RankTable, consolidated_note,
-                                error_note, summary_line, write_entries)
+from .distributed_state import CLOSED, CLOSING, READY, STARTING, STOPPED, RunHistory
+from .distributed_views import RANK_KEYS, LogEntry, RankTable, write_entries
 from .help import HelpScreen
 from .panels import (OTHER_TITLE, AssertionLog, GradientsPanel, ParametersPanel, RecordPanel,
                      Start, StatusHeader, TermsPanel, UpdatesPanel, describe_optimizer)
@@ -38,10 +36,6 @@ FAST_FORWARD_STEPS = 10
 """Steps taken by `f`."""
 CLOSE_WAIT_SECONDS = 30.0
 """How long `open_app` waits for the driver to close the run once the app has gone."""
-
-STARTING, READY, STOPPED, CLOSING, CLOSED = "starting", "ready", "stopped", "closing", "closed"
-"""States of the run as the app shows it; STOPPED means a rank failed or hung."""
-
 
 RANK_KEYS_GROUP = Binding.Group("Rank")
 """Shows the rank keys in the footer as one entry, `1-9 [ ] Rank`."""
@@ -105,14 +99,8 @@ class DistributedApp(App[int]):
         """The run this app launches and steps."""
         self.driver = RunDriver(run, self.post_message)
         self.rule = RULES[run.scenario.scenario.optimizer]
-        self.steps: list[DistributedStep] = []
-        self.entries: list[list[LogEntry]] = [[] for _ in range(run.world_size)]
-        self.consolidated: tuple[Check, ...] = ()
-        self.phases: dict[int, RankPhase] = {}
-        self.pids: tuple[int, ...] = ()
-        self.error: Exception | None = None
-        self.target_step = 0
-        self._started_at = time.monotonic()
+        self.history = RunHistory(run.world_size)
+        """What the app has learnt about the run so far."""
         self._log_handler = TextualHandler()
 
     def compose(self) -> ComposeResult:
@@ -170,9 +158,9 @@ class DistributedApp(App[int]):
     def action_step(self, count: int) -> None:
         """Queue `count` steps on every rank; each rank's log and panels update per step."""
         if self.run_state in (STOPPED, CLOSING, CLOSED):
-            self.notify(f"stepping is disabled: {self._stopped_reason()}", severity="warning")
+            self.notify(self._stopped_reason(), severity="warning")
             return
-        self.target_step += count
+        self.history.target_step += count
         self.driver.request_steps(count)
         self._show_status()
 
@@ -192,7 +180,7 @@ class DistributedApp(App[int]):
         """Gather ZeRO's sharded state on rank 0 and check it against each owner's state."""
         if self.run_state != READY:
             self.notify(f"cannot consolidate now: {self._status_text()}", severity="warning")
-        elif not self.steps:
+        elif not self.history.steps:
             self.notify("take a step first: ZeRO has no optimizer state before step 1",
                         severity="warning")
         else:
@@ -204,10 +192,10 @@ class DistributedApp(App[int]):
 
     def action_show_error(self) -> None:
         """Show again why the run stopped."""
-        if self.error is None:
+        if self.history.error is None:
             self.notify("no rank has failed", severity="information")
         else:
-            self.push_screen(FailureScreen(self.error))
+            self.push_screen(FailureScreen(self.history.error))
 
     def action_help(self) -> None:
         """Open the help screen."""
@@ -240,30 +228,22 @@ class DistributedApp(App[int]):
 
     @on(RanksStarted)
     def _show_started(self, message: RanksStarted) -> None:
-        self.pids = message.pids
+        self.history.pids = message.pids
         self.run_state = READY
         self.notify(f"{len(message.pids)} ranks started in {message.seconds:.1f} s")
 
     @on(RanksStepped)
     def _show_step(self, message: RanksStepped) -> None:
-        step = message.step
-        self.steps.append(step)
-        for rank in step.ranks:
-            self.entries[rank.rank].append(rank.record)
-        self.query_one(AssertionLog).show_records([step.ranks[self.selected].record])
+        self.history.add_step(message.step)
+        self.query_one(AssertionLog).show_records([self.history.record(self.selected)])
         self._show_record()
         self._show_table()
         self._show_status()
 
     @on(StateConsolidated)
     def _show_consolidated(self, message: StateConsolidated) -> None:
-        self.consolidated = message.checks
-        owners = self._owners()
-        for rank in range(self.dist_run.world_size):
-            checks = [check for check in message.checks
-                      if owners.get(check.name.rsplit(".", 1)[0], 0) == rank]
-            if checks:
-                self._add_entry(rank, consolidated_note(message.step, checks))
+        notes = self.history.add_consolidated(message.step, message.checks)
+        self._write_note(notes)
         failed = sum(not check.passed for check in message.checks)
         self.notify(f"consolidated state on rank 0: {len(message.checks)} checks, "
                     f"{failed} failed", severity="error" if failed else "information")
@@ -271,9 +251,8 @@ class DistributedApp(App[int]):
 
     @on(RunStopped)
     def _show_stopped(self, message: RunStopped) -> None:
-        self.error = message.error
+        self._write_note(self.history.add_failure(message.error))
         self.run_state = STOPPED
-        self._log_failure(message.error)
         self.push_screen(FailureScreen(message.error))
 
     @on(RanksClosed)
@@ -286,8 +265,8 @@ class DistributedApp(App[int]):
 
     @on(PhasesRead)
     def _show_phases(self, message: PhasesRead) -> None:
-        self.phases = message.phases
-        self.pids = message.pids
+        self.history.phases = message.phases
+        self.history.pids = message.pids
         self._show_table()
 
     # Views
@@ -301,23 +280,31 @@ class DistributedApp(App[int]):
 
     def watch_show_panels(self, show: bool) -> None:
         self.query_one("#body").set_class(show, "-panels")
+        if not show:
+            # A hidden log writes its lines at a width of one cell, so lines written while
+            # the panels replaced it are written again once it has its width back.
+            self.call_after_refresh(self._rewrite_log)
 
     def _show_rank(self) -> None:
         rank = self.selected
         where = f"rank {rank} of {self.dist_run.world_size}"
         self.query_one("#log-box").border_title = f"Assertion log: {where}"
         self.query_one("#panels-box").border_title = f"Panels: {where}"
-        log = self.query_one(AssertionLog)
-        log.show_start()
-        write_entries(log, self.entries[rank])
+        self._rewrite_log()
         self._show_record()
         self._show_table()
 
+    def _rewrite_log(self) -> None:
+        log = self.query_one(AssertionLog)
+        log.show_start()
+        write_entries(log, self.history.entries[self.selected])
+
     def _show_record(self) -> None:
-        record = self._selected_record()
+        record = self.history.record(self.selected)
+        steps = self.history.steps
         header = self.query_one(StatusHeader)
-        header.step = self.steps[-1].step if self.steps else 0
-        header.loss = self.steps[-1].loss if self.steps else None
+        header.step = steps[-1].step if steps else 0
+        header.loss = steps[-1].loss if steps else None
         header.optimizer = describe_optimizer(
             record.optimizer if record else self.rule.title,
             record.hyperparameters if record else (), self.rule.hyperparameters)
@@ -326,107 +313,50 @@ class DistributedApp(App[int]):
             panel.show(record, start)
 
     def _show_table(self) -> None:
-        rows = [self._rank_row(rank) for rank in range(self.dist_run.world_size)]
-        self.query_one(RankTable).show(rows, self.selected)
+        self.query_one(RankTable).show(self.history.rank_rows(self.run_state), self.selected)
 
     def _show_status(self) -> None:
-        self.query_one("#summary", Static).update(
-            summary_line(self.steps, self.dist_run.world_size, self.consolidated))
+        self.query_one("#summary", Static).update(self.history.summary())
         self.query_one("#run-status", Static).update(self._status_text())
+
+    def _status_text(self) -> str:
+        return self.history.status_text(self.run_state)
 
     def _tick(self) -> None:
         if self.run_state == STARTING:
             self._show_status()
 
-    def _status_text(self) -> str:
-        ranks = self.dist_run.world_size
-        if self.run_state == STARTING:
-            seconds = time.monotonic() - self._started_at
-            queued = f"; {self.target_step} steps queued" if self.target_step else ""
-            return f"starting {ranks} ranks… {seconds:.0f} s (q quits){queued}"
-        if self.run_state == READY:
-            if self.target_step > len(self.steps):
-                return f"stepping every rank: step {len(self.steps) + 1} of {self.target_step}…"
-            return "ready: n steps every rank; 1-9, [ ] or Tab select a rank; ? help"
-        if self.run_state == STOPPED:
-            return f"{failure_title(self.error)}. Every rank was stopped and stepping is " \
-                   "disabled: e shows the error, q quits."
-        if self.run_state == CLOSING:
-            return f"stopping {ranks} ranks…"
-        return "every rank has stopped"
-
     def _stopped_reason(self) -> str:
         if self.run_state == STOPPED:
-            return f"{failure_title(self.error)}; q quits"
-        return "the ranks are stopping" if self.run_state == CLOSING else "the ranks have stopped"
+            return "stepping is disabled: the run stopped (e shows why)"
+        if self.run_state == CLOSING:
+            return "stepping is disabled: the ranks are stopping"
+        return "stepping is disabled: the ranks have stopped"
 
     def _ranks_title(self) -> str:
         strategy = STRATEGIES[self.dist_run.strategy].title
         return f"Ranks: {strategy} on {self.dist_run.world_size} ranks, {self.dist_run.backend}"
 
-    def _rank_row(self, rank: int) -> RankRow:
-        last = self.steps[-1].ranks[rank] if self.steps else None
-        return RankRow(rank, self.pids[rank] if rank < len(self.pids) else None,
-                       self._phase_text(rank), last.step if last else 0,
-                       last.loss if last else None, len(last.checks) if last else 0,
-                       len(last.failures) if last else 0)
-
-    def _phase_text(self, rank: int) -> str:
-        error = self.error
-        if isinstance(error, RankFailed) and error.rank == rank:
-            return f"failed: {error.phase}"
-        if isinstance(error, RankHung):
-            stuck = {s.rank: s.phase for s in error.stuck}
-            if rank in stuck:
-                return f"hung: {stuck[rank]}"
-        if self.run_state in (STOPPED, CLOSED):
-            return "stopped"
-        phase = self.phases.get(rank)
-        if phase is None:
-            return "starting" if self.run_state == STARTING else "—"
-        return phase.phase
-
-    def _selected_record(self) -> StepRecord | None:
-        return self.steps[-1].ranks[self.selected].record if self.steps else None
-
-    def _owners(self) -> dict[str, int]:
-        # Under ZeRO each parameter's state lives on the rank whose record lists it.
-        if not self.steps:
-            return {}
-        return {param.name: rank.rank for rank in self.steps[-1].ranks
-                for param in rank.record.params}
-
-    def _add_entry(self, rank: int, entry: LogEntry) -> None:
-        self.entries[rank].append(entry)
-        if rank == self.selected:
-            write_entries(self.query_one(AssertionLog), [entry])
-
-    def _log_failure(self, error: Exception) -> None:
-        step = getattr(error, "step", len(self.steps) + 1)
-        noted: set[int] = set()
-        if isinstance(error, RankFailed):
-            self._add_entry(error.rank, error_note(step, f"rank {error.rank} in {error.phase}",
-                                                   error.message, error.traceback))
-            noted.add(error.rank)
-        elif isinstance(error, RankHung):
-            for stuck in error.stuck:
-                self._add_entry(stuck.rank, error_note(
-                    step, f"rank {stuck.rank} timed out in {stuck.phase}",
-                    f"no answer after {error.timeout:g} s; its stack follows",
-                    stuck.stack or "(no stack dump came back)"))
-                noted.add(stuck.rank)
-        for rank in range(self.dist_run.world_size):
-            if rank not in noted:
-                self._add_entry(rank, error_note(step, "stopped", failure_title(error)))
+    def _write_note(self, notes: dict[int, LogEntry]) -> None:
+        if self.selected in notes:
+            write_entries(self.query_one(AssertionLog), [notes[self.selected]])
 
     def _help_bindings(self) -> list[Binding]:
-        # The nine digit keys read as one line of help.
-        digits = Binding("1,2,3,4,5,6,7,8,9", "select_rank", "Select rank 0 to 8",
-                         id="rank-1-9")
-        others = [binding for binding in self.BINDINGS
-                  if not (binding.id or "").startswith("rank-")
-                  and self.check_action(binding.action, ())]
-        return [*others[:2], digits, *others[2:]]
+        # One line per action: keys of the same action are merged, and the nine digit
+        # keys read as `1-9`, so the help fits an 80x24 terminal.
+        merged: dict[str, Binding] = {}
+        for binding in self.BINDINGS:
+            action = "select_rank" if binding.action.startswith("select_rank") else binding.action
+            if not self.check_action(action, ()):
+                continue
+            if action == "select_rank":
+                binding = Binding("1-9", action, "Select rank 0 to 8", id="rank-1-9")
+            elif action in merged:
+                first = merged[action]
+                binding = Binding(f"{first.key},{binding.key}", action, first.description,
+                                  id=first.id)
+            merged[action] = binding
+        return list(merged.values())
 
 
 def open_app(args: argparse.Namespace) -> int:
@@ -445,6 +375,6 @@ def open_app(args: argparse.Namespace) -> int:
         # The driver closes the run before the app exits; should the app fail first, no
         # rank may outlive this process.
         app.driver.stop(CLOSE_WAIT_SECONDS)
-        # The final garbage collection at interpreter exit, over every object of torch and
-        # Textual, took about 1 s on two shared CPU cores; frozen objects are skipped.
+        # The final garbage collection at interpreter exit goes over every object of torch
+        # and Textual. It took about 1 s on two shared CPU cores, and it skips frozen objects.
         gc.freeze()

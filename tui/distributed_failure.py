@@ -41,7 +41,7 @@ class FailureScreen(ModalScreen[None]):
         with Vertical(id="failure") as box:
             box.border_title = "The run stopped"
             with VerticalScroll(id="failure-text"):
-                yield Static(failure_report(self.error))
+                yield Static(failure_report(self.error), id="failure-report")
             yield Static("every rank process was ended; Escape closes this, q then quits",
                          id="failure-hint")
 

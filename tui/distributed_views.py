@@ -1,4 +1,4 @@
-"""What the distributed app shows besides the panels: the rank table, the summary, the logs."""
+"""The distributed app's views besides the panels: the rank table, the summary, the log entries."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ class RankRow:
     pid: int | None
     """Process id, or None before the process has started."""
     phase: str
-    """What the rank is doing (`forward`, `idle`, ...) or how it ended (`failed: forward`)."""
+    """The rank's current phase (`forward`, `idle`, ...) or how it ended (`failed: forward`)."""
     step: int
     """Last step the rank finished (0 before step 1)."""
     loss: float | None
@@ -80,23 +80,34 @@ def _checks_cell(row: RankRow) -> Text:
 
 
 def summary_line(steps: Sequence[DistributedStep], world_size: int,
-                 consolidated: Sequence[Check] = ()) -> Text:
-    """Return e.g. `PASS  step 3: 2 ranks, 44 checks, 0 failed; 3 steps: 132 checks, 0 failed`."""
-    if not steps:
-        return Text(f"step 0: {world_size} ranks, no checks yet", no_wrap=True,
-                    overflow="ellipsis")
-    last = steps[-1]
-    checks = sum(len(rank.checks) for rank in last.ranks)
-    all_checks = sum(len(rank.checks) for step in steps for rank in step.ranks)
-    all_failed = sum(len(step.failures) for step in steps)
-    parts = [f"step {last.step}: {world_size} ranks, {checks} checks, {len(last.failures)} failed"]
-    if len(steps) > 1:
-        parts.append(f"{len(steps)} steps: {all_checks} checks, {all_failed} failed")
+                 consolidated: Sequence[Check] = (), stopped_at: int | None = None) -> Text:
+    """Return e.g. `PASS  step 3: 2 ranks, 44 checks, 0 failed; 3 steps: 132 checks, 0 failed`.
+
+    `stopped_at` is the step at which a rank failed or hung: the line then starts with
+    ERROR, whatever the checks of the steps before it say.
+    """
+    parts = [f"step 0: {world_size} ranks, no checks yet"]
+    failed = 0
+    if steps:
+        last = steps[-1]
+        checks = sum(len(rank.checks) for rank in last.ranks)
+        failed = sum(len(step.failures) for step in steps)
+        parts = [f"step {last.step}: {world_size} ranks, {checks} checks, "
+                 f"{len(last.failures)} failed"]
+        if len(steps) > 1:
+            total = sum(len(rank.checks) for step in steps for rank in step.ranks)
+            parts.append(f"{len(steps)} steps: {total} checks, {failed} failed")
     if consolidated:
-        failed = sum(not check.passed for check in consolidated)
-        all_failed += failed
-        parts.append(f"consolidated: {len(consolidated)} checks, {failed} failed")
-    status = "FAIL" if all_failed else "PASS"
+        consolidated_failed = sum(not check.passed for check in consolidated)
+        failed += consolidated_failed
+        parts.append(f"consolidated: {len(consolidated)} checks, {consolidated_failed} failed")
+    if stopped_at is not None:
+        status = "ERROR"
+        parts.append(f"stopped at step {stopped_at}")
+    elif not steps:
+        return Text(parts[0], no_wrap=True, overflow="ellipsis")
+    else:
+        status = "FAIL" if failed else "PASS"
     return Text.assemble((status, _STATUS_STYLES[status]), "  ", "; ".join(parts),
                          no_wrap=True, overflow="ellipsis")
 
@@ -120,7 +131,7 @@ LogEntry = StepRecord | LogNote
 def write_entries(log: AssertionLog, entries: Sequence[LogEntry]) -> None:
     """Write `entries` to `log` after what it shows, the newest MAX_LINES lines at most."""
     records: list[StepRecord] = []
-    for entry in _newest(entries):
+    for entry in newest_entries(entries):
         if isinstance(entry, StepRecord):
             records.append(entry)
             continue
@@ -131,16 +142,22 @@ def write_entries(log: AssertionLog, entries: Sequence[LogEntry]) -> None:
     log.show_records(records)
 
 
-def _newest(entries: Sequence[LogEntry]) -> Sequence[LogEntry]:
+def newest_entries(entries: Sequence[LogEntry], limit: int = MAX_LINES) -> Sequence[LogEntry]:
+    """Return the newest entries that take at most `limit` lines in the log.
+
+    The log keeps only its newest MAX_LINES lines anyway; writing no more than these keeps
+    a switch of rank fast after many steps.
+    """
     lines = 0
     for index in range(len(entries) - 1, -1, -1):
-        lines += _line_count(entries[index])
-        if lines > MAX_LINES:
+        lines += line_count(entries[index])
+        if lines > limit:
             return entries[index + 1:]
     return entries
 
 
-def _line_count(entry: LogEntry) -> int:
+def line_count(entry: LogEntry) -> int:
+    """Return the lines an entry takes in the log."""
     if isinstance(entry, LogNote):
         return entry.line_count
     return len(entry.checks) + sum(param.skipped for param in entry.params)
@@ -150,7 +167,7 @@ def consolidated_note(step: int, checks: Sequence[Check]) -> LogNote:
     """Return the log lines of consolidated checks, one per check, as the log writes checks."""
     failed = sum(not check.passed for check in checks)
     title = _line(step, "PASS" if not failed else "FAIL",
-                  f"state consolidated on rank 0: {len(checks)} checks, {failed} failed")
+                  f"consolidated state on rank 0: {len(checks)} checks, {failed} failed")
     return LogNote((title, *(_check_line(step, check) for check in checks)))
 
 
