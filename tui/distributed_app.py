@@ -82,8 +82,8 @@ class DistributedApp(App[int]):
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
         Binding("q", "quit", "Quit", id="quit"),
         Binding("ctrl+c", "quit", "Quit", id="interrupt", show=False, priority=True),
-        Binding("pageup", "scroll_log(-1)", "Scroll the log up", id="log-up", show=False),
-        Binding("pagedown", "scroll_log(1)", "Scroll the log down", id="log-down", show=False),
+        Binding("pageup", "scroll(-1)", "Scroll up", id="scroll-up", show=False),
+        Binding("pagedown", "scroll(1)", "Scroll down", id="scroll-down", show=False),
     ]
 
     run_state: reactive[str] = reactive(STARTING, init=False)
@@ -210,13 +210,16 @@ class DistributedApp(App[int]):
             self.run_state = CLOSING
             self.driver.close()
 
-    def action_scroll_log(self, pages: int) -> None:
-        """Scroll the assertion log by `pages` pages (negative: up)."""
-        log = self.query_one(AssertionLog)
-        if pages < 0:
-            log.scroll_page_up()
+    def action_scroll(self, pages: int) -> None:
+        """Scroll the log by `pages` pages (negative: up), or the panels where they replace it."""
+        if self.show_panels and self.screen.has_class("-short"):
+            view = self.query_one("#panels-box")
         else:
-            log.scroll_page_down()
+            view = self.query_one(AssertionLog)
+        if pages < 0:
+            view.scroll_page_up()
+        else:
+            view.scroll_page_down()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # `z` is ZeRO's only: the other strategies have no sharded state to gather.
