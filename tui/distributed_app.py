@@ -38,7 +38,7 @@ CLOSE_WAIT_SECONDS = 30.0
 """How long `open_app` waits for the driver to close the run once the app has gone."""
 
 RANK_KEYS_GROUP = Binding.Group("Rank")
-"""Shows the rank keys in the footer as one entry, `1-9 [ ] Rank`."""
+"""The footer entry of the rank keys, shown as `1-9 [ ] Rank`."""
 
 
 def _rank_bindings() -> list[Binding]:
