@@ -76,7 +76,8 @@ def _checks_cell(row: RankRow) -> Text:
     if row.checks == 0:
         return Text("—")
     status = "FAIL" if row.failed else "PASS"
-    return Text.assemble((status, _STATUS_STYLES[status]), f" {row.checks - row.failed}/{row.checks}")
+    passed = row.checks - row.failed
+    return Text.assemble((status, _STATUS_STYLES[status]), f" {passed}/{row.checks}")
 
 
 def summary_line(steps: Sequence[DistributedStep], world_size: int,

@@ -8,5 +8,6 @@ from .strategies import STRATEGIES
 
 __all__ = [
     "BACKENDS", "DistributedError", "DistributedRun", "DistributedStep", "MODELS", "RankFailed",
-    "RankHung", "RankPhase", "RankStep", "STRATEGIES", "ShardedScenario", "StuckRank", "mlp_scenario",
+    "RankHung", "RankPhase", "RankStep", "STRATEGIES", "ShardedScenario", "StuckRank",
+    "mlp_scenario",
 ]

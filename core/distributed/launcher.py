@@ -200,7 +200,8 @@ class DistributedRun:
             for rank in range(self.world_size):
                 if store.check([phase_key(rank)]):
                     value = decode(store.get(phase_key(rank)))
-                    phases[rank] = RankPhase(rank, value["phase"], value["step"], value["since"])
+                    phases[rank] = RankPhase(rank, value["phase"], value["step"],
+                                             value["since"])
         except DistError:
             return {}  # the run stopped while the store was being read
         return phases

@@ -1,4 +1,4 @@
-"""`optimstep --ranks N`: options that cannot open the distributed app fail before any rank starts."""
+"""`optimstep --ranks N`: options the distributed app rejects fail before any rank starts."""
 
 import pytest
 

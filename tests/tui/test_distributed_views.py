@@ -50,7 +50,8 @@ def with_failure(step: DistributedStep) -> DistributedStep:
     """Return `step` with one failed check added to rank 1."""
     rank = step.ranks[1]
     record = dataclasses.replace(rank.record, checks=rank.record.checks + (failed_check(),))
-    return dataclasses.replace(step, ranks=(step.ranks[0], dataclasses.replace(rank, record=record)))
+    ranks = (step.ranks[0], dataclasses.replace(rank, record=record))
+    return dataclasses.replace(step, ranks=ranks)
 
 
 def test_summary_before_step_1():
