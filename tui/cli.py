@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_scenario_arguments(app)
     app.add_argument("--ascii", action="store_true",
                      help="draw borders, formulas and plots in ASCII (automatic with TERM=linux)")
+    distributed.add_distributed_arguments(app)
     check.add_parser(commands)
     presets.add_parser(commands)
     replay.add_parser(commands)
@@ -54,6 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_app(args: argparse.Namespace) -> int:
+    if args.ranks > 1:
+        from .distributed_app import open_app
+
+        return open_app(args)
     from optimstep.core import ScenarioError, Stepper
 
     from .options import scenario_from_args

@@ -14,6 +14,7 @@ import signal
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,19 @@ FAILURE_GRACE_SECONDS = 1.0
 """How long the other ranks get to exit by themselves after one failed or hung."""
 STACK_WAIT_SECONDS = 2.0
 """How long the launcher waits for a stuck rank's stack dump."""
+
+
+@dataclass(frozen=True)
+class RankPhase:
+    """The phase a rank last stored: what it is doing, at which step, since when."""
+
+    rank: int
+    phase: str
+    """One of `protocol.PHASES`, e.g. `forward` or `idle`."""
+    step: int
+    """The step it belongs to (0 while setting up)."""
+    since: float
+    """When the rank entered it, in seconds since the epoch (`time.time()`)."""
 
 
 class DistributedRun:
@@ -170,6 +184,36 @@ class DistributedRun:
         if self._state == "running":
             self._shutdown(FAILURE_GRACE_SECONDS if self._in_flight else CLOSE_GRACE_SECONDS)
         self._state = "closed"
+
+    def phases(self) -> dict[int, RankPhase]:
+        """Return the phase each rank last stored, by rank; safe to call from another thread.
+
+        A program that waits for `start()` or `step()` in one thread can show from another
+        where each rank is. Ranks that have stored no phase yet are left out, and the result
+        is empty before `start()` and once the run has stopped.
+        """
+        store = self._store
+        if store is None:
+            return {}
+        phases = {}
+        try:
+            for rank in range(self.world_size):
+                if store.check([phase_key(rank)]):
+                    value = decode(store.get(phase_key(rank)))
+                    phases[rank] = RankPhase(rank, value["phase"], value["step"],
+                                             value["since"])
+        except DistError:
+            return {}  # the run stopped while the store was being read
+        return phases
+
+    def interrupt(self) -> None:
+        """End every rank process by signal now; safe to call from another thread.
+
+        A `start()` or `step()` waiting in another thread then raises RankFailed at its next
+        poll, without waiting for its deadline. A rank started after this call is not
+        ended by it, so call it again while `start()` is still starting ranks.
+        """
+        self._processes.stop(0.0)
 
     def _send(self, command: dict[str, Any]) -> int:
         if self._state != "running":
