@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import torch
 
 from .checks import Check
-from .rules.base import Term
+from .rules.base import DerivedField, Term
 
 
 class NoMoreSteps(Exception):
@@ -36,8 +36,9 @@ class ParamRecord:
     """Reference terms computed from torch's state before the step (single-step mode)."""
     carried_terms: tuple[Term, ...] = ()
     """Reference terms computed from the reference's own state since step 1 (carried mode)."""
-    computed_update: torch.Tensor | None = None
-    """Update the reference computed from torch's state: reference after − before."""
+    computed_update: torch.Tensor | None = DerivedField()  # type: ignore[assignment]
+    """Update the reference computed from torch's state: reference after − before. It may
+    be held as a Derived, computed on each read, so the record keeps no tensor for it."""
 
     @property
     def skipped(self) -> bool:

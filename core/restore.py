@@ -23,13 +23,20 @@ class RestorePoint:
         self.buffers = {name: buffer.detach().clone() for name, buffer in model.named_buffers()}
         self.optimizer: torch.optim.Optimizer | None = None
 
-    def save_optimizer(self, optimizer: torch.optim.Optimizer,
-                       carried: dict[Any, Any]) -> None:
-        """Save the parameters, optimizer state and groups, and the carried reference state."""
+    def save_optimizer(self, optimizer: torch.optim.Optimizer, carried: dict[Any, Any],
+                       params: list[list[torch.Tensor]] | None = None,
+                       state: dict[torch.Tensor, dict[str, Any]] | None = None) -> None:
+        """Save the parameters, optimizer state and groups, and the carried reference state.
+
+        A caller that already holds copies passes them: `params` per group and parameter,
+        `state` per parameter. They are kept as they are and must not change afterwards;
+        `restore` installs copies of the state, never the saved tensors themselves.
+        """
         self.optimizer = optimizer
-        self.params = [[p.detach().clone() for p in group["params"]]
-                       for group in optimizer.param_groups]
-        self.state = {p: copy.deepcopy(state) for p, state in optimizer.state.items()}
+        self.params = params if params is not None else [
+            [p.detach().clone() for p in group["params"]] for group in optimizer.param_groups]
+        self.state = state if state is not None else {
+            p: copy.deepcopy(state) for p, state in optimizer.state.items()}
         self.groups = [copy.deepcopy({k: v for k, v in group.items() if k != "params"})
                        for group in optimizer.param_groups]
         self.carried_dict = carried
@@ -54,6 +61,7 @@ class RestorePoint:
                     param.copy_(saved)
                 group.update(saved_group)
         optimizer.state.clear()
-        optimizer.state.update(self.state)
+        # Copies, because the optimizer's next step changes its state in place.
+        optimizer.state.update({p: copy.deepcopy(state) for p, state in self.state.items()})
         self.carried_dict.clear()
         self.carried_dict.update(self.carried)

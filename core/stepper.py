@@ -9,13 +9,16 @@ from typing import Any
 
 import torch
 
+from .bitwise import bitwise_equal, identical
 from .checks import Check, Tolerance, compare
 from .errors import UserCodeError
+from .frozen import FrozenCopies
 from .history import History, HyperparameterEdit, RecordList, Snapshot
 from .hyperparameters import check_with_torch, checked_value, copied, same_value
 from .record import ParamRecord, StepRecord
 from .restore import RestorePoint
 from .rules import Rule, RuleOutput, Term, rule_for
+from .rules.base import DerivedTerm, stored
 from .scenario import Scenario
 
 logger = logging.getLogger(__name__)
@@ -28,13 +31,14 @@ def _real(tensor: torch.Tensor) -> torch.Tensor:
     return torch.view_as_real(tensor) if tensor.is_complex() else tensor
 
 
-def _clone_state(state: dict[str, Any]) -> State:
-    return {key: (value.detach().clone() if isinstance(value, torch.Tensor)
-                  else torch.as_tensor(value)) for key, value in state.items()}
+def _as_tensors(state: dict[str, Any]) -> State:
+    return {key: (value if isinstance(value, torch.Tensor) else torch.as_tensor(value))
+            for key, value in state.items()}
 
 
 def _same_state(a: State, b: State) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+    return a.keys() == b.keys() and all(a[key] is b[key] or torch.equal(a[key], b[key])
+                                        for key in a)
 
 
 def _operands(before: torch.Tensor | None, after: torch.Tensor) -> torch.Tensor | None:
@@ -47,10 +51,27 @@ def _operands(before: torch.Tensor | None, after: torch.Tensor) -> torch.Tensor 
     return before.abs().double() + after.abs().double()
 
 
+def _check(name: str, mode: str, actual: torch.Tensor, expected: torch.Tensor,
+           tolerance: Tolerance, before: torch.Tensor | None) -> Check:
+    # `identical` is compare's own fast path, taken here before the operands are computed.
+    if identical(_real(actual), _real(expected)):
+        return Check(name, mode, True, 0.0, 0.0, 0, tolerance)
+    return compare(name, mode, _real(actual), expected, tolerance, _operands(before, expected))
+
+
+def _shareable(live: torch.Tensor, candidate: Any) -> bool:
+    # The record may hold the rule's tensor in place of a copy of torch's when nothing tells
+    # them apart: same bits, strides and no autograd history.
+    return (isinstance(candidate, torch.Tensor) and not candidate.requires_grad
+            and live.stride() == candidate.stride() and bitwise_equal(live.detach(), candidate))
+
+
 def _real_terms(output: RuleOutput) -> tuple[Term, ...]:
     # Records show complex terms as real pairs, the form the rule's real arithmetic uses.
-    return tuple(dataclasses.replace(term, value=_real(term.value)) if term.value.is_complex()
-                 else term for term in output.terms)
+    # Derived terms are real already, and reading their value would compute it.
+    return tuple(dataclasses.replace(term, value=_real(term.value))
+                 if not isinstance(term, DerivedTerm) and term.value.is_complex() else term
+                 for term in output.terms)
 
 
 def group_hyperparameters(group: dict[str, Any]) -> dict[str, Any]:
@@ -106,6 +127,7 @@ class Stepper:
             for g, group in enumerate(optimizer.param_groups)
         ]
         self._carried: dict[tuple[int, int], State] = {}
+        self._frozen = FrozenCopies()
         self.history = History(int(history_mib * 2**20),
                                Snapshot.capture(0, model, optimizer, self._carried))
         """Snapshots, kept records and hyper-parameter edits; see `core/history.py`."""
@@ -148,6 +170,7 @@ class Stepper:
         """
         initial = self.history.nearest_snapshot(0)
         self._carried = initial.restore(self.model, self.optimizer)
+        self._frozen.forget()
         self.history.clear(initial)
 
     def run(self, steps: int) -> list[StepRecord]:
@@ -173,14 +196,14 @@ class Stepper:
             phase = "backward"
             loss.backward()
 
-            snapshots = [
-                [(p.detach().clone(), None if p.grad is None else p.grad.detach().clone(),
-                  _clone_state(self.optimizer.state.get(p, {}))) for p in group["params"]]
-                for group in self.optimizer.param_groups
-            ]
+            befores = [[self._before_step(p) for p in group["params"]]
+                       for group in self.optimizer.param_groups]
             hyperparameters = tuple(group_hyperparameters(g)
                                     for g in self.optimizer.param_groups)
-            restore_point.save_optimizer(self.optimizer, self._carried)
+            restore_point.save_optimizer(
+                self.optimizer, self._carried, [[b[0] for b in group] for group in befores],
+                {p: b[3] for group, saved in zip(self.optimizer.param_groups, befores)
+                 for p, b in zip(group["params"], saved) if p in self.optimizer.state})
             phase = "step"
             self.optimizer.step()
 
@@ -190,7 +213,7 @@ class Stepper:
             carried: list[Check] = []
             for g, group in enumerate(self.optimizer.param_groups):
                 for i, p in enumerate(group["params"]):
-                    before, grad, state_before = snapshots[g][i]
+                    before, grad, state_before, _ = befores[g][i]
                     record, checks = self._verify((g, i), p, before, grad, state_before,
                                                   hyperparameters[g])
                     params.append(record)
@@ -198,22 +221,36 @@ class Stepper:
                     carried += checks[1]
         except Exception as error:  # noqa: BLE001 - user code may raise anything
             restore_point.restore()
+            self._frozen.forget()
             logger.info("step %d: %s raised %r; state restored", t, phase, error)
             raise UserCodeError(t, phase, error) from error
 
         record = StepRecord(t, float(loss.detach()), tuple(params), tuple(single + carried),
                             self.rule.title, hyperparameters, self.rule.flavour)
         self._remember(record)
+        self._frozen.sweep()
         if not record.passed:
             logger.info("step %d: %d check(s) failed", t, len(record.failures))
         return record
 
+    def _before_step(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None,
+                                                      State, dict[str, Any]]:
+        """Return copies of a parameter, its gradient and its optimizer state before the step.
+
+        The state comes twice: with tensors for the rule, and as torch keeps it for a restore.
+        State tensors that torch left unchanged since the last step reuse their frozen copies.
+        """
+        saved = {key: (self._frozen.copy(value) if isinstance(value, torch.Tensor) else value)
+                 for key, value in self.optimizer.state.get(p, {}).items()}
+        grad = None if p.grad is None else p.grad.detach().clone()
+        return p.detach().clone(), grad, _as_tensors(saved), saved
+
     def _verify(self, key, p, before, grad, state_before, hyperparameters):
         name = self.param_names[key[0]][key[1]]
-        after = p.detach().clone()
-        state_after = _clone_state(self.optimizer.state.get(p, {}))
+        live_state = self.optimizer.state.get(p, {})
         if grad is None:
-            return ParamRecord(name, key[0], before, after, None, state_after), ([], [])
+            return ParamRecord(name, key[0], before, self._freeze(p, None), None,
+                               self._freeze_state(live_state, {})), ([], [])
 
         # Rules take complex tensors as they are and view them as real where torch does,
         # because complex and real arithmetic round differently.
@@ -225,30 +262,44 @@ class Stepper:
             before, grad, own, hyperparameters)
         self._carried[key] = carried.state
 
+        after = self._freeze(p, single.param)
+        state_after = self._freeze_state(live_state, single.state)
         tolerance = self.tolerance_for(p)
         torch_before = (before, state_before)
-        checks = (self._compare(name, "single", single, after, state_after, torch_before,
-                                tolerance),
-                  self._compare(name, "carried", carried, after, state_after, torch_before,
-                                tolerance))
-        update = single.update
-        if before.is_complex() and not update.is_complex():
-            update = torch.view_as_complex(update.contiguous())
+        single_checks = self._compare(name, "single", single, after, state_after, torch_before,
+                                      tolerance)
+        carried_checks = ([dataclasses.replace(check, mode="carried") for check in single_checks]
+                          if carried is single else
+                          self._compare(name, "carried", carried, after, state_after,
+                                        torch_before, tolerance))
+        # The update stays a Derived, computed when read, unless it must become complex.
+        update = stored(single, "update")
+        if before.is_complex() and not single.update.is_complex():
+            update = torch.view_as_complex(single.update.contiguous())
         return ParamRecord(name, key[0], before, after, grad, state_after, _real_terms(single),
-                           _real_terms(carried), update), checks
+                           _real_terms(carried), update), (single_checks, carried_checks)
+
+    def _freeze(self, live: torch.Tensor, candidate: Any) -> torch.Tensor:
+        """Return a frozen copy of `live` after the step: `candidate` itself if bit-identical."""
+        frozen = candidate if _shareable(live, candidate) else live.detach().clone()
+        self._frozen.remember(live, frozen)
+        return frozen
+
+    def _freeze_state(self, live_state: dict[str, Any], rule_state: State) -> State:
+        return {key: (self._freeze(value, rule_state.get(key))
+                      if isinstance(value, torch.Tensor) else torch.as_tensor(value))
+                for key, value in live_state.items()}
 
     @staticmethod
     def _compare(name: str, mode: str, output: RuleOutput, after: torch.Tensor,
                  torch_state: State, torch_before: tuple[torch.Tensor, State],
                  tolerance: Tolerance) -> list[Check]:
         param_before, state_before = torch_before
-        checks = [compare(f"{name}.param", mode, _real(after), output.param, tolerance,
-                          _operands(param_before, output.param))]
+        checks = [_check(f"{name}.param", mode, after, output.param, tolerance, param_before)]
         for key, value in torch_state.items():
             if key in output.state:
-                checks.append(compare(f"{name}.{key}", mode, _real(value), output.state[key],
-                                      tolerance, _operands(state_before.get(key),
-                                                           output.state[key])))
+                checks.append(_check(f"{name}.{key}", mode, value, output.state[key], tolerance,
+                                     state_before.get(key)))
             else:
                 checks.append(Check(f"{name}.{key}", mode, False, float("inf"), float("inf"), -1,
                                     tolerance, detail=f"the reference keeps no {key!r}"))
@@ -331,12 +382,14 @@ class Stepper:
                         edit.old, edit.new, edit.step + 1)
         return edits
 
-    def _capture(self) -> Snapshot:
-        return Snapshot.capture(self.step_count, self.model, self.optimizer, self._carried)
+    def _capture(self, copies: FrozenCopies | None = None) -> Snapshot:
+        return Snapshot.capture(self.step_count, self.model, self.optimizer, self._carried,
+                                copies)
 
     def _restore(self, snapshot: Snapshot) -> None:
         """Move to the snapshot's step: load it, then apply the edits made at that step."""
         self._carried = snapshot.restore(self.model, self.optimizer)
+        self._frozen.forget()
         self.history.position = snapshot.step
         self._apply_edits(snapshot.step)
 
@@ -350,7 +403,8 @@ class Stepper:
         history.advance(record.step)
         if not history.replaying:
             keep = history.wants_snapshot(record.step)
-            history.store(record, self._capture() if keep else None)
+            # Right after the step, the record's frozen copies still match the live tensors.
+            history.store(record, self._capture(self._frozen) if keep else None)
         self._apply_edits(record.step)
 
     def _recreate(self, first: int, last: int,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from . import fused
-from .base import (Hyperparameters, Rule, RuleOutput, Term, as_tensor, implementation, real,
-                   restore, scalar, scale, signed_gradient, step_counter, torch_scalar)
+from .base import (Derived, DerivedTerm, Hyperparameters, Rule, RuleOutput, Term, as_tensor,
+                   implementation, real, restore, scalar, scale, signed_gradient, step_counter,
+                   torch_scalar)
 from .limits import BETAS, CAPTURABLE, FUSED, IMPLEMENTATION, LR, NON_NEGATIVE, Flag, Pair
 
 
@@ -86,7 +89,8 @@ class Adam(Rule):
                           if isinstance(beta1, torch.Tensor) else beta1)
             m = real(state["exp_avg"]).lerp(g, weight)
             m_text = "lerp(m, g, 1 − β1) = m + (1 − β1)·(g − m)"
-        v = scale(real(state["exp_avg_sq"]), beta2, foreach).addcmul(g, g, value=1 - beta2)
+        # In place on the new tensor `scale` returns: the same arithmetic, one allocation less.
+        v = scale(real(state["exp_avg_sq"]), beta2, foreach).addcmul_(g, g, value=1 - beta2)
         terms += [Term("m", "m", m_text, m), Term("v", "v", "β2·v + (1 − β2)·g²", v)]
         new_state = {"step": step, "exp_avg": m, "exp_avg_sq": v}
         v_used = v
@@ -99,32 +103,42 @@ class Adam(Rule):
                             amsgrad=group.get("amsgrad", False))
         new_state = {k: restore(v, original) for k, v in new_state.items()}
         after = restore(after, original)
-        return RuleOutput(tuple(terms), new_state, after, after - original)
+        return RuleOutput(tuple(terms), new_state, after, Derived(torch.sub, (after, original)))
 
     def _apply(self, theta, m, v_used, t, scalars, terms, amsgrad=False) -> torch.Tensor:
         """Append the bias-correction and update terms; return θ after the step."""
         lr, beta1, beta2, eps = scalars
         bias_correction1 = 1 - beta1**t
         bias_correction2 = 1 - beta2**t
-        m_hat, v_hat = m / bias_correction1, v_used / bias_correction2
         corrected = "v_max / (1 − β2^t)" if amsgrad else "v / (1 − β2^t)"
-        terms += [Term("m_hat", "m̂", "m / (1 − β1^t)", m_hat),
-                  Term("v_hat", "v̂", corrected, v_hat)]
 
         if self.flavour == "textbook":
+            m_hat, v_hat = m / bias_correction1, v_used / bias_correction2
+            terms += [Term("m_hat", "m̂", "m / (1 − β1^t)", m_hat),
+                      Term("v_hat", "v̂", corrected, v_hat)]
             denom = v_hat.sqrt().add(eps)
             update = -lr * m_hat / denom
             terms += [Term("denom", "d", "√v̂ + ε", denom),
                       Term("step_size", "α", "γ", as_tensor(lr, theta)),
                       Term("update", "Δθ", "−α·m̂ / d", update)]
             return theta + update
-        denom = (v_used.sqrt() / bias_correction2**0.5).add(eps)
+        # The torch order computes θ without m̂, v̂ or Δθ, so those are derived on each read.
+        terms += [DerivedTerm("m_hat", "m̂", "m / (1 − β1^t)", torch.div, (m, bias_correction1)),
+                  DerivedTerm("v_hat", "v̂", corrected, torch.div, (v_used, bias_correction2))]
+        # In place on the new tensor sqrt returns: torch's own order, one allocation less.
+        denom = v_used.sqrt().div_(bias_correction2**0.5).add_(eps)
         step_size = lr / bias_correction1
         terms += [Term("denom", "d", "√v / √(1 − β2^t) + ε  (torch order)", denom),
                   Term("step_size", "α", "γ / (1 − β1^t)", as_tensor(step_size, theta)),
-                  Term("update", "Δθ", "−α·m / d",
-                       torch.zeros_like(theta).addcdiv(m, denom, value=-step_size))]
+                  DerivedTerm("update", "Δθ", "−α·m / d", scaled_quotient,
+                              (theta, m, denom, -step_size))]
         return theta.addcdiv(m, denom, value=-step_size)
+
+
+def scaled_quotient(like: torch.Tensor, numerator: torch.Tensor, denominator: torch.Tensor,
+                    factor: Any) -> torch.Tensor:
+    """Return factor·numerator/denominator as torch's addcdiv rounds it, added to zeros like `like`."""
+    return torch.zeros_like(like).addcdiv(numerator, denominator, value=factor)
 
 
 class AdamW(Adam):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -28,6 +29,74 @@ class Term:
     """Its value: a tensor shaped like the parameter, or a 0-d tensor for scalars."""
 
 
+class DerivedTerm(Term):
+    """A term computed from tensors the rule keeps anyway, recomputed on each read of `value`.
+
+    A record then holds the operands, which it shares with other terms and the state, instead
+    of one more tensor of the parameter's size; each read computes the same bits. A rule uses
+    it for terms that nothing else it computes depends on. The operands are real, as the
+    terms in records are (complex parameters viewed as pairs of real numbers).
+    """
+
+    TENSOR_FIELDS = ("operands",)
+    """What holds this term's tensors, for memory accounting: not `value`, made on each read."""
+
+    def __init__(self, name: str, symbol: str, formula: str,
+                 operation: Callable[..., torch.Tensor], operands: tuple[Any, ...]) -> None:
+        for field, value in (("name", name), ("symbol", symbol), ("formula", formula),
+                             ("operation", operation), ("operands", operands)):
+            object.__setattr__(self, field, value)
+
+    @property
+    def value(self) -> torch.Tensor:  # type: ignore[override]
+        """The term's value: `operation(*operands)`."""
+        return self.operation(*self.operands)
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A tensor computed on each read from tensors kept anyway: `operation(*operands)`."""
+
+    operation: Callable[..., torch.Tensor]
+    """A module-level function or torch operation, so that holders stay picklable."""
+    operands: tuple[Any, ...]
+    """Its arguments: tensors that are kept anyway, and numbers."""
+
+    def compute(self) -> torch.Tensor:
+        """Return `operation(*operands)`, the same bits on every call."""
+        return self.operation(*self.operands)
+
+
+class DerivedField:
+    """A frozen dataclass field that holds a tensor, or a Derived that computes it on read.
+
+    Reading the field returns the tensor either way, computed anew from a Derived on each
+    read; `stored(instance)` returns what the field holds. The field's default is None.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.stored_name = f"_{name}"
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return None
+        value = instance.__dict__.get(self.stored_name)
+        return value.compute() if isinstance(value, Derived) else value
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        # Frozen dataclasses set fields with object.__setattr__, which calls this.
+        instance.__dict__[self.stored_name] = value
+
+    def stored(self, instance: Any) -> Any:
+        """Return what the field holds in `instance`: a tensor, a Derived or None."""
+        return instance.__dict__.get(self.stored_name)
+
+
+def stored(instance: Any, name: str) -> Any:
+    """Return what the DerivedField `name` of `instance` holds: a tensor, a Derived or None."""
+    return inspect.getattr_static(type(instance), name).stored(instance)
+
+
 @dataclass(frozen=True)
 class RuleOutput:
     """What a rule computes for one parameter on one step."""
@@ -38,8 +107,9 @@ class RuleOutput:
     """The rule's state after the step, under torch's state keys."""
     param: torch.Tensor
     """The parameter after the step."""
-    update: torch.Tensor
-    """The update the rule applies: `param_after - param_before` as the formula states it."""
+    update: torch.Tensor = DerivedField()  # type: ignore[assignment]
+    """The update the rule applies: `param_after - param_before` as the formula states it.
+    A rule may pass a Derived, so that the update is computed only when read."""
 
 
 Hyperparameters = dict[str, Any]
