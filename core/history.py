@@ -72,24 +72,25 @@ def tensor_bytes(*objects: Any) -> int:
     TENSOR_OVERHEAD_BYTES.
     """
     storages: set[tuple[int, str]] = set()
-    tensors: set[int] = set()
+    visited: set[int] = set()
     total = 0
     pending = list(objects)
     while pending:
         item = pending.pop()
         kind = type(item)
-        if kind in TENSOR_FREE:
+        if kind in TENSOR_FREE or id(item) in visited:
             continue
+        # Records list the same terms twice (single and carried), so each object is walked
+        # once; the objects stay alive meanwhile, so their ids are not reused.
+        visited.add(id(item))
         if isinstance(item, torch.Tensor):
-            if id(item) not in tensors:
-                tensors.add(id(item))
-                total += TENSOR_OVERHEAD_BYTES + _storage_bytes(item, storages)
+            total += TENSOR_OVERHEAD_BYTES + _storage_bytes(item, storages)
         elif kind is tuple or kind is list or isinstance(item, (list, tuple)):
             pending.extend(item)
-        elif isinstance(item, Mapping):
+        elif kind is dict or isinstance(item, Mapping):
             pending.extend(item.values())
         else:
-            pending.extend(getattr(item, name) for name in _field_names(kind))
+            pending.extend([getattr(item, name) for name in _field_names(kind)])
     return total
 
 

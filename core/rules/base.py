@@ -62,6 +62,9 @@ class Derived:
     operands: tuple[Any, ...]
     """Its arguments: tensors that are kept anyway, and numbers."""
 
+    TENSOR_FIELDS = ("operands",)
+    """What holds this value's tensors, for memory accounting."""
+
     def compute(self) -> torch.Tensor:
         """Return `operation(*operands)`, the same bits on every call."""
         return self.operation(*self.operands)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 
 import torch
@@ -11,6 +12,7 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
+from .columns import Column, render_rows
 from .format import ELEMENT_LIMIT, format_tensor
 
 Cell = str | Text | torch.Tensor
@@ -54,10 +56,23 @@ class FittedTable:
             cells = [[_text(cell, limit) for cell in row] for row in self.rows]
             used = self._table_width(cells)
             if used <= width:
-                table = self._table(cells, width - used - GAP)
-                yield from merged(console.render(table, options))
+                yield from merged(self._rendered(console, options, cells, width - used - GAP))
                 return
         yield from self._stacked(width)
+
+    def _rendered(self, console: Console, options: ConsoleOptions, cells: list[list[Text]],
+                  room: int) -> Iterable[Segment]:
+        """Render the table as `_table` would be rendered by Rich, several times faster."""
+        notes = self._notes(room)
+        columns = [Column(header, "left" if index == 0 else "right", padding=GAP)
+                   for index, header in enumerate(self.headers)]
+        if notes:
+            columns.append(Column(self.note_header, style="dim", max_width=room))
+        # pad_edge=False: no padding after the last column.
+        columns[-1] = dataclasses.replace(columns[-1], padding=0)
+        rows = [[*row, *([notes[index]] if notes else [])] for index, row in enumerate(cells)]
+        segments = render_rows(console, options, columns, rows, self.show_header, "bold")
+        return console.render(self._table(cells, room), options) if segments is None else segments
 
     def _table(self, cells: list[list[Text]], room: int) -> Table:
         table = Table(box=None, show_header=self.show_header, header_style="bold",
@@ -65,13 +80,16 @@ class FittedTable:
         for index, header in enumerate(self.headers):
             table.add_column(header, justify="left" if index == 0 else "right",
                              no_wrap=True, overflow="ellipsis")
-        notes = self.notes if self.notes and room >= NOTE_MIN_WIDTH else None
+        notes = self._notes(room)
         if notes:
             table.add_column(self.note_header, style="dim", no_wrap=True, overflow="ellipsis",
                              max_width=room)
         for index, row in enumerate(cells):
             table.add_row(*row, *([notes[index]] if notes else []))
         return table
+
+    def _notes(self, room: int) -> Sequence[str] | None:
+        return self.notes if self.notes and room >= NOTE_MIN_WIDTH else None
 
     def _table_width(self, cells: list[list[Text]]) -> int:
         widths = [cell_len(header) if self.show_header else 0 for header in self.headers]
