@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rich.text import Text
+from textual.strip import Strip
 from textual.widgets import RichLog
 
 from optimstep.core import Check, StepRecord
@@ -50,6 +51,11 @@ class AssertionLog(RichLog):
     def show_note(self, step: int, text: str) -> None:
         """Write a line about the run itself, e.g. a change of the reference rule."""
         self._append(_line(step, "NOTE", text))
+
+    def render_line(self, y: int) -> Strip:
+        # A line's text and the padding after it share one style; as one segment they cost
+        # one style code less per line written to the terminal (about 22 bytes).
+        return super().render_line(y).simplify()
 
     def on_resize(self) -> None:
         if self.scrollable_content_region.width and self._hidden_lines:
