@@ -43,6 +43,18 @@ class FrozenCopies:
         self._used[key] = kept
         return kept[2]
 
+    def last(self, live: torch.Tensor) -> torch.Tensor | None:
+        """Return the copy last kept for `live`, changed since or not, or None.
+
+        The caller checks the bits itself where a change through `.data` must not slip by.
+        """
+        key = id(live)
+        kept = self._used.get(key) or self._copies.get(key)
+        if kept is None or kept[0] is not live:
+            return None
+        self._used[key] = kept
+        return kept[2]
+
     def remember(self, live: torch.Tensor, frozen: torch.Tensor) -> None:
         """Keep `frozen`, which holds the same bits as `live` now, as `live`'s copy."""
         # Holding `live` keeps its id from being reused by another tensor meanwhile.

@@ -224,12 +224,29 @@ def _copy(copies: FrozenCopies, value: torch.Tensor) -> torch.Tensor:
 def _copy_optimizer_state(copies: FrozenCopies, state_dict: dict[str, Any]) -> dict[str, Any]:
     """Return a private copy of `optimizer.state_dict()`: its state tensors copied or shared
     from `copies`, and everything else deep-copied."""
-    copied = {key: copy.deepcopy(value) for key, value in state_dict.items() if key != "state"}
+    copied = {key: _deep_copy(value) for key, value in state_dict.items() if key != "state"}
     copied["state"] = {index: {name: (_copy(copies, value) if isinstance(value, torch.Tensor)
-                                      else copy.deepcopy(value))
+                                      else _deep_copy(value))
                                for name, value in state.items()}
                        for index, state in state_dict["state"].items()}
     return copied
+
+
+def _deep_copy(value: Any) -> Any:
+    """Return copy.deepcopy(value), quicker for the plain values that fill param groups."""
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return value
+    if kind is tuple and all(type(item) in _IMMUTABLE for item in value):
+        return value
+    if kind is list:
+        return [_deep_copy(item) for item in value]
+    if kind is dict:
+        return {_deep_copy(key): _deep_copy(item) for key, item in value.items()}
+    return copy.deepcopy(value)
+
+
+_IMMUTABLE = {str, int, float, bool, complex, type(None)}
 
 
 def _matches_torch(optimizer: torch.optim.Optimizer, key: ParamKey, state: State,
