@@ -19,10 +19,13 @@ from textual.worker import get_current_worker
 from optimstep.core import NoMoreSteps, StepRecord
 from optimstep.core.stepper import group_hyperparameters
 
+from .export_actions import ExportActions
 from .help import HelpScreen
-from .messages import SourceExhausted, SourceReset, StepFailed, StepsCompleted
+from .messages import PositionChanged, SourceExhausted, SourceReset, StepFailed, StepsCompleted
 from .panels import (OTHER_TITLE, AssertionLog, GradientsPanel, ParametersPanel, RecordPanel,
                      Start, StatusHeader, TermsPanel, UpdatesPanel, describe_optimizer)
+from .position import read_position
+from .rewind import HistoryActions
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ class Source(Protocol):
     def reset(self) -> None: ...
 
 
-class OptimstepApp(App[int]):
+class OptimstepApp(HistoryActions, ExportActions, App[int]):
     """Steps a source one key press at a time and shows each record in panels."""
 
     CSS_PATH = "app.tcss"
@@ -60,6 +63,19 @@ class OptimstepApp(App[int]):
         Binding("q", "quit", "Quit", id="quit"),
         Binding("pageup", "scroll_log(-1)", "Scroll the log up", id="log-up", show=False),
         Binding("pagedown", "scroll_log(1)", "Scroll the log down", id="log-down", show=False),
+        # Each action has a plain ASCII key, because terminals and tmux mangle some others.
+        Binding("b,left", "back(1)", "Back", id="back"),
+        Binding("g", "goto", "Go to", id="goto"),
+        Binding("0,home", "first_step", "Go to step 0", id="first-step", show=False),
+        Binding("dollar_sign,end", "latest_step", "Go to the latest step", id="latest-step",
+                show=False),
+        Binding("p", "autoplay", "Autoplay", id="autoplay"),
+        Binding("plus,equals_sign", "speed(1)", "Faster autoplay", id="faster", show=False),
+        Binding("minus", "speed(-1)", "Slower autoplay", id="slower", show=False),
+        Binding("e", "edit", "Edit hyper-parameters", id="edit", show=False),
+        Binding("x", "export", "Export the history as a trace", id="export", show=False),
+        Binding("s", "screenshot", "Save a screenshot (SVG)", id="screenshot", show=False),
+        Binding("c", "copy", "Copy the step's values", id="copy", show=False),
     ]
 
     def __init__(self, source: Source) -> None:
@@ -95,6 +111,8 @@ class OptimstepApp(App[int]):
         header = self.query_one(StatusHeader)
         header.scenario = self.source.name
         header.reference = self.source.reference
+        # No request runs yet, so the source can be read from this thread.
+        self._show_position(read_position(self.source))
         records = list(self.source.records)
         self._show(records[-1] if records else None)
         log = self.query_one(AssertionLog)
@@ -117,8 +135,8 @@ class OptimstepApp(App[int]):
         self.push_screen(HelpScreen(self.BINDINGS))
 
     async def action_quit(self) -> None:
-        """Quit with exit status 0."""
-        self.exit(0)
+        """Quit with exit status 0, after a confirmation when a history would be lost."""
+        self.confirm_quit()
 
     def action_scroll_log(self, pages: int) -> None:
         """Scroll the assertion log by `pages` pages (negative: up)."""
@@ -153,17 +171,21 @@ class OptimstepApp(App[int]):
         self.query_one(AssertionLog).show_start()
 
     def _show(self, record: StepRecord | None) -> None:
+        self.shown_record = record
         header = self.query_one(StatusHeader)
         header.step = record.step if record else 0
         header.loss = record.loss if record else None
-        header.optimizer = describe_optimizer(
-            record.optimizer if record else self.start.optimizer,
-            record.hyperparameters if record else self.start.hyperparameters,
-            getattr(self.source.rule, "hyperparameters", None))
+        # A live optimizer's hyper-parameters come with each position, edits included.
+        if record is None or self.position is None or self.position.hyperparameters is None:
+            header.optimizer = describe_optimizer(
+                record.optimizer if record else self.start.optimizer,
+                record.hyperparameters if record else self.start.hyperparameters,
+                getattr(self.source.rule, "hyperparameters", None))
         for panel in self.query(RecordPanel):
             panel.show(record, self.start)
 
     def _request(self, job: Callable[..., None], *args: Any) -> None:
+        self.stop_run()
         self._run_in_turn(next(self._tickets), job, args)
 
     @work(thread=True, group="source")
@@ -173,6 +195,7 @@ class OptimstepApp(App[int]):
         try:
             if not get_current_worker().is_cancelled:
                 job(*args)
+                self.post_message(PositionChanged(read_position(self.source)))
         finally:
             with self._turn:
                 self._serving += 1

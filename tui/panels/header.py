@@ -27,10 +27,17 @@ class StatusHeader(LineRefreshWidget):
     loss: reactive[float | None] = reactive(None, repaint=False)
     optimizer: reactive[str] = reactive("", repaint=False)
     reference: reactive[str] = reactive("torch", repaint=False)
+    last: reactive[int | None] = reactive(None, repaint=False)
+    """The last step the source can return to without stepping; shown when not current."""
+    activity: reactive[str] = reactive("", repaint=False)
+    """What runs on its own, e.g. `autoplay 5 steps/s`; empty when nothing does."""
+    history: reactive[str] = reactive("", repaint=False)
+    """Memory of the history, e.g. `history 30.1 KiB/256 MiB`; empty without a history."""
 
     def on_mount(self) -> None:
         self._redraw_pending = False
-        for name in ("scenario", "step", "loss", "optimizer", "reference"):
+        for name in ("scenario", "step", "loss", "optimizer", "reference", "last", "activity",
+                     "history"):
             self.watch(self, name, self._request_redraw, init=False)
         self._redraw()
 
@@ -44,10 +51,14 @@ class StatusHeader(LineRefreshWidget):
     def _redraw(self) -> None:
         self._redraw_pending = False
         loss = "—" if self.loss is None else format_number(self.loss)
+        of_last = f" of {self.last}" if self.last is not None and self.last != self.step else ""
+        # History and activity come last, so autoplay starting or stopping changes only
+        # the end of the last line, never the header's height.
         facts = [Text("optimstep", style="bold"), Text(f"scenario: {self.scenario}"),
-                 Text(f"step {self.step}", style="bold"), Text(f"loss {loss}"),
+                 Text(f"step {self.step}{of_last}", style="bold"), Text(f"loss {loss}"),
                  Text(self.optimizer),
-                 Text(f"reference: {REFERENCES.get(self.reference, self.reference)}")]
+                 Text(f"reference: {REFERENCES.get(self.reference, self.reference)}"),
+                 Text(self.history), Text(self.activity, style="bold reverse")]
         self.replace_content(FactLines([fact for fact in facts if fact]))
 
 

@@ -1,0 +1,94 @@
+"""Autoplay: stepping on its own at a set speed, with at most one screen update per frame."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from optimstep.core import StepRecord
+
+SPEEDS: tuple[float | None, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, None)
+"""Autoplay speeds in steps per second that `+` and `-` move through; None: no pause at all,
+as fast as the steps run."""
+
+DEFAULT_SPEED = SPEEDS.index(5)
+"""Index in SPEEDS of the speed autoplay starts at."""
+
+FRAME_SECONDS = 1 / 20
+"""Shortest time between two screen updates while stepping on its own, in seconds (20 frames
+a second): faster steps are shown together, so the terminal output stays bounded."""
+
+_run_ids = itertools.count(1)
+
+
+def describe_speed(speed: float | None) -> str:
+    """Describe a speed as `5 steps/s`, `1 step/s` or `max speed`."""
+    if speed is None:
+        return "max speed"
+    return f"{speed:g} step{'' if speed == 1 else 's'}/s"
+
+
+@dataclass
+class Run:
+    """One stretch of stepping on its own: autoplay, or a jump past the history's end.
+
+    The UI thread sets `stop`; the stepping thread reads `speed` before each pause, so a
+    change takes effect within a frame.
+    """
+
+    target: int | None = None
+    """The step a jump ends at; None for autoplay, which runs until stopped."""
+    speed: float | None = None
+    """Steps per second; None: no pause between steps."""
+    stop: threading.Event = field(default_factory=threading.Event)
+    """Set to end the run after the step in progress."""
+    frame_pending: threading.Event = field(default_factory=threading.Event)
+    """Set while the UI has not yet handled the last frame posted; no frame is posted then."""
+    id: int = field(default_factory=lambda: next(_run_ids))
+    """Tells this run's messages from a later run's."""
+
+    @property
+    def label(self) -> str:
+        """The header text while the run goes on."""
+        if self.target is not None:
+            return f"going to step {self.target} (p stops)"
+        return f"autoplay {describe_speed(self.speed)}"
+
+
+def play(source: Any, run: Run, post_frame: Callable[[list[StepRecord]], None],
+         clock: Callable[[], float] = time.monotonic) -> None:
+    """Step `source` until `run.stop` is set or `run.target` is reached.
+
+    Records go to `post_frame` in batches, at most once per FRAME_SECONDS and only when
+    the previous frame was handled. The last batch always goes, also when `source.step()`
+    raises (e.g. NoMoreSteps at the end of a trace); the exception then propagates.
+    """
+    batch: list[StepRecord] = []
+    posted = float("-inf")
+    try:
+        while not run.stop.is_set() and (run.target is None
+                                         or source.step_count < run.target):
+            started = clock()
+            batch.append(source.step())
+            if clock() - posted >= FRAME_SECONDS and not run.frame_pending.is_set():
+                run.frame_pending.set()
+                post_frame(batch)
+                batch, posted = [], clock()
+            _pause(run, started, clock)
+    finally:
+        if batch:
+            post_frame(batch)
+
+
+def _pause(run: Run, started: float, clock: Callable[[], float]) -> None:
+    """Wait out the rest of the step's time at the run's speed, or until it stops."""
+    while run.speed is not None and not run.stop.is_set():
+        remaining = started + 1 / run.speed - clock()
+        if remaining <= 0:
+            return
+        # Short waits pick up a speed change within a frame.
+        run.stop.wait(min(remaining, FRAME_SECONDS))
