@@ -25,6 +25,12 @@ a second): faster steps are shown together, so the terminal output stays bounded
 _run_ids = itertools.count(1)
 
 
+def _set_event() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event
+
+
 def describe_speed(speed: float | None) -> str:
     """Describe a speed as `5 steps/s`, `1 step/s` or `max speed`."""
     if speed is None:
@@ -46,8 +52,8 @@ class Run:
     """Steps per second; None: no pause between steps."""
     stop: threading.Event = field(default_factory=threading.Event)
     """Set to end the run after the step in progress."""
-    frame_pending: threading.Event = field(default_factory=threading.Event)
-    """Set while the UI has not yet handled the last frame posted; no frame is posted then."""
+    frame_shown: threading.Event = field(default_factory=_set_event)
+    """Set once the UI has handled the last frame posted (and before the first)."""
     id: int = field(default_factory=lambda: next(_run_ids))
     """Tells this run's messages from a later run's."""
 
@@ -63,9 +69,11 @@ def play(source: Any, run: Run, post_frame: Callable[[list[StepRecord]], None],
          clock: Callable[[], float] = time.monotonic) -> None:
     """Step `source` until `run.stop` is set or `run.target` is reached.
 
-    Records go to `post_frame` in batches, at most once per FRAME_SECONDS and only when
-    the previous frame was handled. The last batch always goes, also when `source.step()`
-    raises (e.g. NoMoreSteps at the end of a trace); the exception then propagates.
+    Records go to `post_frame` in batches, at most once per FRAME_SECONDS. Before posting,
+    stepping waits until the UI has handled the previous frame, so it never outruns the
+    screen and leaves the UI thread time (and the GIL) to handle keys. The last batch
+    always goes, also when `source.step()` raises (e.g. NoMoreSteps at the end of a
+    trace); the exception then propagates.
     """
     batch: list[StepRecord] = []
     posted = float("-inf")
@@ -74,8 +82,8 @@ def play(source: Any, run: Run, post_frame: Callable[[list[StepRecord]], None],
                                          or source.step_count < run.target):
             started = clock()
             batch.append(source.step())
-            if clock() - posted >= FRAME_SECONDS and not run.frame_pending.is_set():
-                run.frame_pending.set()
+            if clock() - posted >= FRAME_SECONDS and _wait_for_frame(run):
+                run.frame_shown.clear()
                 post_frame(batch)
                 batch, posted = [], clock()
             _pause(run, started, clock)
@@ -84,6 +92,12 @@ def play(source: Any, run: Run, post_frame: Callable[[list[StepRecord]], None],
             post_frame(batch)
 
 
+def _wait_for_frame(run: Run) -> bool:
+    """Wait until the UI has shown the last frame; return False if the run stopped first."""
+    while not run.frame_shown.wait(FRAME_SECONDS):
+        if run.stop.is_set():
+            return False
+    return True
 def _pause(run: Run, started: float, clock: Callable[[], float]) -> None:
     """Wait out the rest of the step's time at the run's speed, or until it stops."""
     while run.speed is not None and not run.stop.is_set():

@@ -271,7 +271,8 @@ class HistoryActions:
     def on_steps_played(self: OptimstepApp, message: StepsPlayed) -> None:
         run = self._run
         if run is not None and run.id == message.run:
-            run.frame_pending.clear()
+            # Stepping resumes once this frame is painted, so painting gets the CPU.
+            self.call_after_refresh(run.frame_shown.set)
             self.query_one(StatusHeader).activity = run.label
         log = self.query_one(AssertionLog)
         if len(message.records) == 1:
