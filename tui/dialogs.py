@@ -51,9 +51,7 @@ class FormScreen(ModalScreen[ResultType]):
 
     def show_error(self, message: str) -> None:
         """Show `message` on the form's error line, cut to one line."""
-        line = " ".join(message.split())
-        self.query_one(".form-error", Static).update(
-            Text(line, style="bold red", no_wrap=True, overflow="ellipsis"))
+        self.query_one(".form-error", Static).update(Text(" ".join(message.split())))
 
     def clear_error(self) -> None:
         """Empty the error line."""

@@ -103,7 +103,8 @@ class ExportScreen(FormScreen[tuple[str, bool]]):
                 lambda replace: self._after_confirm(path, bool(replace)))
             return
         except OSError as error:
-            self.show_error(describe_write_error(error, path))
+            # The field above shows the path, so the line keeps its room for the reason.
+            self.show_error(f"cannot write this path: {error.strerror or error}")
             return
         self.dismiss((path, False))
 
@@ -111,7 +112,7 @@ class ExportScreen(FormScreen[tuple[str, bool]]):
         if replace:
             self.dismiss((path, True))
         else:
-            self.show_error(f"kept {path}: enter another name")
+            self.show_error("kept the existing file: enter another name")
 
 
 def record_text(record: StepRecord | None, start: Start) -> str:

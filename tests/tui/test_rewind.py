@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from rewind_helpers import (SIZE, fill, go_to, header, log_lines, notifications, press,
                             same_record, step_shown, widget_text)
 from textual.widgets import Input
@@ -330,7 +331,6 @@ async def test_edit_before_latest_discards_later_steps(app, stepper):
 def two_group_stepper() -> Stepper:
     built = Scenario().build()
     weight, bias = built.model.weight, built.model.bias
-    import torch
     optimizer = torch.optim.Adam([{"params": [weight]}, {"params": [bias], "lr": 0.2}],
                                  lr=0.1)
     return Stepper(built.model, optimizer, built.loss_fn, built.batches)
