@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +22,13 @@ DEFAULT_SPEED = SPEEDS.index(5)
 FRAME_SECONDS = 1 / 20
 """Shortest time between two screen updates while stepping on its own, in seconds (20 frames
 a second): faster steps are shown together, so the terminal output stays bounded."""
+
+SWITCH_INTERVAL_SECONDS = 0.0005
+"""Python's thread switch interval while a run steps, in seconds (Python's default is
+0.005). Stepping is mostly Python code that holds the GIL, so with the default each
+hand-over of the GIL to the UI thread waits up to 5 ms. Measured in tmux at 80x24 on a
+loaded 2-core machine, 6 tries each: after `p` at max speed the step shown changed for up
+to 0.28 s with the default and up to 0.12 s with 0.5 ms."""
 
 _run_ids = itertools.count(1)
 
@@ -74,9 +82,14 @@ def play(source: Any, run: Run, post_frame: Callable[[list[StepRecord]], None],
     screen and leaves the UI thread time (and the GIL) to handle keys. The last batch
     always goes, also when `source.step()` raises (e.g. NoMoreSteps at the end of a
     trace); the exception then propagates.
+
+    Meanwhile the process's thread switch interval is SWITCH_INTERVAL_SECONDS, so that
+    the UI thread gets the GIL soon after a key press.
     """
     batch: list[StepRecord] = []
     posted = float("-inf")
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, SWITCH_INTERVAL_SECONDS))
     try:
         while not run.stop.is_set() and (run.target is None
                                          or source.step_count < run.target):
@@ -88,6 +101,7 @@ def play(source: Any, run: Run, post_frame: Callable[[list[StepRecord]], None],
                 batch, posted = [], clock()
             _pause(run, started, clock)
     finally:
+        sys.setswitchinterval(interval)
         if batch:
             post_frame(batch)
 
