@@ -97,8 +97,8 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(classes="form confirm"):
             yield Static(self.question, classes="confirm-question", markup=False)
             with Horizontal(classes="form-buttons"):
-                yield Button(f"{self.yes_label} ({self.YES_KEYS_SHOWN})", variant="error", compact=True,
-                             id="confirm-yes")
+                yield Button(f"{self.yes_label} ({self.YES_KEYS_SHOWN})", variant="error",
+                             compact=True, id="confirm-yes")
                 yield Button(f"{self.no_label} (n)", variant="primary", compact=True,
                              id="confirm-no")
 

@@ -79,7 +79,7 @@ class EditScreen(FormScreen[None]):
         self.apply = apply
         self.group_index = 0
         self.pending = False
-        """Whether an edit was handed over and no answer has come back yet."""
+        """Whether an edit was handed over and no result has come back yet."""
 
     def compose_fields(self) -> ComposeResult:
         if len(self.groups) > 1:

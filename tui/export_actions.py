@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from textual.app import ComposeResult
 from textual.widgets import Input, Static
 
 from optimstep.core import StepRecord
+from optimstep.core.record import ParamRecord
 from optimstep.core.export import atomic_file, check_target
 from optimstep.core.trace import Panels, record_to_dict
 
@@ -71,8 +71,8 @@ def write_trace(records: Iterable[StepRecord], total: int, path: str, force: boo
 class ExportScreen(FormScreen[tuple[str, bool]]):
     """Asks for the trace file's path; returns (path, overwrite) or None when cancelled.
 
-    A path that exists is replaced only after a yes in a confirmation; a path that cannot
-    be written shows why on the form, which stays open.
+    A file that exists is replaced only after the user confirms. For a path that cannot be
+    written, the form shows why and stays open.
     """
 
     TITLE = "Export the history as a trace"
@@ -122,29 +122,35 @@ def record_text(record: StepRecord | None, start: Start) -> str:
     more than COPY_ELEMENT_LIMIT elements as shape, norm, min and max.
     """
     if record is None:
-        lines = [f"step 0 (before the first step)  {describe_optimizer(start.optimizer, start.hyperparameters)}"]
+        optimizer = describe_optimizer(start.optimizer, start.hyperparameters)
+        lines = [f"step 0 (before the first step)  {optimizer}"]
         lines += [f"{name}: {_tensor_text(value)}" for name, value in start.params]
         return "\n".join(lines) + "\n"
 
+    groups = "; ".join(f"group {index} " + " ".join(f"{key}={format_value(value)}"
+                                                   for key, value in group.items())
+                       for index, group in enumerate(record.hyperparameters))
     lines = [f"step {record.step}  loss {record.loss!r}  reference: {record.reference}",
-             f"{record.optimizer}: " + "; ".join(
-                 f"group {index} " + " ".join(f"{key}={format_value(value)}"
-                                              for key, value in group.items())
-                 for index, group in enumerate(record.hyperparameters))]
+             f"{record.optimizer}: {groups}"]
     for param in record.params:
-        lines.append(f"{param.name} (group {param.group}, {param.before.dtype}):")
-        lines.append(f"  before: {_tensor_text(param.before)}")
-        lines.append(f"  grad: {'None (skipped)' if param.grad is None else _tensor_text(param.grad)}")
-        lines.append(f"  after: {_tensor_text(param.after)}")
-        lines += [f"  {key}: {_tensor_text(value)}" for key, value in param.state.items()]
-        lines += [f"  {term.name} ({term.symbol}): {_tensor_text(term.value)}"
-                  for term in param.terms]
-        if param.computed_update is not None:
-            lines.append(f"  computed update: {_tensor_text(param.computed_update)}")
-        lines.append(f"  actual update: {_tensor_text(param.actual_update)}")
+        lines += _param_lines(param)
     failed = len(record.failures)
     lines.append(f"checks: {len(record.checks) - failed} passed, {failed} failed")
     return "\n".join(lines) + "\n"
+
+
+def _param_lines(param: ParamRecord) -> list[str]:
+    grad = "None (skipped)" if param.grad is None else _tensor_text(param.grad)
+    lines = [f"{param.name} (group {param.group}, {param.before.dtype}):",
+             f"  before: {_tensor_text(param.before)}", f"  grad: {grad}",
+             f"  after: {_tensor_text(param.after)}"]
+    lines += [f"  {key}: {_tensor_text(value)}" for key, value in param.state.items()]
+    lines += [f"  {term.name} ({term.symbol}): {_tensor_text(term.value)}"
+              for term in param.terms]
+    if param.computed_update is not None:
+        lines.append(f"  computed update: {_tensor_text(param.computed_update)}")
+    lines.append(f"  actual update: {_tensor_text(param.actual_update)}")
+    return lines
 
 
 def _tensor_text(tensor: torch.Tensor) -> str:
@@ -161,17 +167,25 @@ def _tensor_text(tensor: torch.Tensor) -> str:
 class ExportActions:
     """The app's keys for keeping what it shows: `x` trace, `s` screenshot, `c` copy.
 
-    A mixin of OptimstepApp: it uses the app's source, its queue of requests to the
-    stepping thread, and the record shown.
+    This is a mixin of OptimstepApp. It uses the app's source, its queue of requests to
+    the stepping thread, and the record shown.
     """
 
     def action_export(self: OptimstepApp) -> None:
-        """Ask for a path, then write the history's records there in the stepping thread."""
-        steps = self.shown_step
+        """Ask for a path, then write the history's records there in the stepping thread.
+
+        The form opens from the stepping thread once earlier requests are done, so that
+        it names the steps the export will write.
+        """
+        self._request(self._open_export)
+
+    def _open_export(self: OptimstepApp) -> None:
+        steps = self.source.step_count
         if steps == 0:
             self.notify("nothing to export yet: take a step first", severity="warning")
             return
-        self.push_screen(ExportScreen(default_trace_path(), steps), self._export_to)
+        self.call_from_thread(lambda: self.push_screen(
+            ExportScreen(default_trace_path(), steps), self._export_to))
 
     def _export_to(self: OptimstepApp, answer: tuple[str, bool] | None) -> None:
         if answer is not None:

@@ -70,7 +70,7 @@ class StepsPlayed(Message):
     records: tuple[StepRecord, ...]
     """The new records, in step order."""
     position: Position
-    """Where the source is after the last of them."""
+    """The source's position after the last of them."""
     run: int
     """The id of the autoplay or jump that took them."""
 

@@ -1,4 +1,4 @@
-"""Where a source is on its history, read in the stepping thread for the header to show."""
+"""The position of a source on its history, read in the stepping thread for the header."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class Position:
     history_budget_bytes: int | None = None
     """Memory the history may hold, in bytes."""
     hyperparameters: tuple[Mapping[str, Any], ...] | None = None
-    """Hyper-parameters of each param group for the next step, as the live optimizer holds
+    """Hyper-parameters of each param group for the next step, as the live optimizer has
     them after any edit. None for a source without a live optimizer, such as a trace."""
 
 

@@ -39,15 +39,15 @@ def edit_text(edit: HyperparameterEdit) -> str:
 
 
 class HistoryActions:
-    """The app's keys for the history: `b` back, `g` go to, `0` and `$` ends, `p` autoplay,
-    `+` and `-` its speed, `e` edit; and the quit confirmation that guards the history.
+    """The app's keys for the history, and the quit confirmation that guards it.
 
-    A mixin of OptimstepApp: it uses the app's source, its queue of requests to the
-    stepping thread, and its `_show`.
+    The keys are `b` back, `g` go to, `0` and `$` the ends, `p` autoplay, `+` and `-` its
+    speed, and `e` edit. This is a mixin of OptimstepApp. It uses the app's source, its
+    queue of requests to the stepping thread, and its `_show`.
     """
 
     position: Position | None = None
-    """Where the source was after the last request finished; None before the first."""
+    """The source's position after the last request finished; None before the first."""
     shown_record: StepRecord | None = None
     """The record the panels show; None at step 0."""
     _run: Run | None = None
@@ -61,7 +61,7 @@ class HistoryActions:
     # Quitting.
 
     def history_steps(self: OptimstepApp) -> int:
-        """Steps the history holds that quitting would lose."""
+        """Steps of the history that quitting would lose."""
         last = self.position.last if self.position and self.position.last else 0
         if getattr(self.source, "total_steps", None) is not None:
             # A trace stays on disk; only a live history is lost.
@@ -85,9 +85,18 @@ class HistoryActions:
         self._request(self._move_back, steps)
 
     def action_goto(self: OptimstepApp) -> None:
-        """Ask for a step, then go there."""
+        """Ask for a step, then go there.
+
+        The form opens from the stepping thread once earlier requests are done, so that
+        `+N` and `-N` count from the step the source is really at.
+        """
+        self._request(self._open_goto)
+
+    def _open_goto(self: OptimstepApp) -> None:
+        current = self.source.step_count
         last = getattr(self.source, "total_steps", None)
-        self.push_screen(GotoScreen(self.shown_step, last), self._goto_answered)
+        self.call_from_thread(lambda: self.push_screen(GotoScreen(current, last),
+                                                       self._goto_answered))
 
     def _goto_answered(self: OptimstepApp, step: int | None) -> None:
         if step is not None:

@@ -136,7 +136,7 @@ async def test_missing_folder_shows_error_in_form(app, tmp_path):
 
 
 async def test_unwritable_path_notifies_and_app_continues(app, stepper):
-    # /proc accepts no new files, whoever runs the tests.
+    # /proc rejects new files, even for root.
     path = "/proc/optimstep-export-test.jsonl"
     async with app.run_test(size=SIZE) as pilot:
         await press(pilot, "n")

@@ -6,13 +6,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from rewind_helpers import (SIZE, header, log_lines, notifications, press, settle,
+from rewind_helpers import (SIZE, fill, header, log_lines, notifications, press, settle,
                             step_shown)
 
 from optimstep.core import NoMoreSteps, Scenario, Stepper
 from optimstep.core.replay import TraceSource
 from optimstep.tui.app import OptimstepApp
 from optimstep.tui.autoplay import DEFAULT_SPEED, FRAME_SECONDS, SPEEDS, Run, play
+from optimstep.tui.goto import GotoScreen
 from optimstep.tui.messages import StepsPlayed
 
 MAX_SPEED_PRESSES = len(SPEEDS) - 1 - DEFAULT_SPEED
@@ -120,6 +121,19 @@ async def test_step_key_stops_autoplay(app, stepper):
         stopped = stepper.step_count
         await pilot.pause(0.3)
         assert stepper.step_count == stopped
+
+
+async def test_goto_during_autoplay_counts_from_stop(app, stepper):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*["plus"] * MAX_SPEED_PRESSES, "p")
+        await pilot.pause(0.3)
+        await press(pilot, "g")
+        stopped = stepper.step_count
+        assert isinstance(app.screen, GotoScreen)
+        assert app.screen.current == stopped
+        await fill(pilot, "#goto-step", "-2")
+        assert stepper.step_count == stopped - 2
+        assert step_shown(app) == stopped - 2
 
 
 async def test_autoplay_ends_at_trace_end():
