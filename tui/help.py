@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -24,7 +24,8 @@ class HelpScreen(ModalScreen[None]):
         self.bindings = [*bindings, *self.BINDINGS]
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help") as help_box:
+        # The keys outgrow a 24-line terminal, so the box scrolls (arrows, Page Up/Down).
+        with VerticalScroll(id="help") as help_box:
             help_box.border_title = "Keys"
             yield Static(self._keys_table(), id="help-keys")
             yield Static("press ?, q or Escape to close", id="help-hint")
