@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PROGRESS_SECONDS = 1.0
-"""Seconds between progress messages of a long export."""
+PROGRESS_SECONDS = 2.0
+"""Seconds between progress notifications of a long export; a shorter one shows none."""
 
 COPY_ELEMENT_LIMIT = 64
 """Elements of a tensor the copied text lists; larger tensors are summarised."""
@@ -194,8 +194,6 @@ class ExportActions:
     def _export(self: OptimstepApp, path: str, force: bool) -> None:
         total = self.source.step_count
         panels = getattr(self.source.rule, "panels", None)
-        if total > 0:
-            self.post_message(ExportProgressed(0, total))
         try:
             # Reading dropped records replays them, which is why this runs in the
             # stepping thread.
@@ -209,11 +207,8 @@ class ExportActions:
         self.post_message(TraceExported(path, written))
 
     def on_export_progressed(self: OptimstepApp, message: ExportProgressed) -> None:
-        if message.done == 0:
-            self.notify(f"exporting {message.total} steps…", markup=False)
-        else:
-            self.notify(f"exporting: {message.done} of {message.total} steps written",
-                        markup=False)
+        self.notify(f"exporting: {message.done} of {message.total} steps written",
+                    markup=False)
 
     def on_trace_exported(self: OptimstepApp, message: TraceExported) -> None:
         plural = "" if message.steps == 1 else "s"

@@ -12,6 +12,7 @@ from rewind_helpers import SIZE, fill, notifications, press, widget_text
 from textual.widgets import Input
 
 from optimstep.core import Scenario, Stepper
+from optimstep.core.replay import TraceSource
 from optimstep.core.trace import read_trace, record_to_dict
 from optimstep.tui import export_actions
 from optimstep.tui.app import OptimstepApp
@@ -74,6 +75,16 @@ async def test_export_replays_dropped_records(tmp_path):
         assert small.history.record(1) is None
         await export(pilot, path)
         assert as_json(read_trace(path).records) == as_json(reference)
+
+
+async def test_export_of_replayed_trace(tmp_path):
+    path = tmp_path / "again.jsonl"
+    records = Stepper.from_scenario(Scenario()).run(4)
+    app = OptimstepApp(TraceSource(records, "run.jsonl"))
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "dollar_sign", "b")
+        await export(pilot, path)
+        assert as_json(read_trace(path).records) == as_json(records[:3])
 
 
 async def test_export_default_path_prefilled(app):
