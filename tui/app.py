@@ -34,7 +34,12 @@ FAST_FORWARD_STEPS = 10
 
 
 class Source(Protocol):
-    """What the app reads: a live Stepper, or a recorded trace used in its place."""
+    """What the app reads: a live Stepper, or a recorded trace used in its place.
+
+    Optional members enable more. With `back` and `goto` the app goes back and jumps, and
+    with `optimizer` and `set_hyperparameters` it edits hyper-parameters. `latest_step` or
+    `total_steps`, `history_bytes` and `history_budget_bytes` add facts to the header.
+    """
 
     name: str
     rule: Any
@@ -176,7 +181,7 @@ class OptimstepApp(HistoryActions, ExportActions, App[int]):
         header.step = record.step if record else 0
         header.loss = record.loss if record else None
         # A live optimizer's hyper-parameters come with each position, edits included.
-        if record is None or self.position is None or self.position.hyperparameters is None:
+        if self.position is None or self.position.hyperparameters is None:
             header.optimizer = describe_optimizer(
                 record.optimizer if record else self.start.optimizer,
                 record.hyperparameters if record else self.start.hyperparameters,

@@ -246,6 +246,25 @@ async def test_edit_lr_shows_in_header(app):
         assert "Adam lr=0.01 " in header(app)
 
 
+async def test_edit_at_step_0_kept_after_back(app, stepper):
+    async with app.run_test(size=SIZE) as pilot:
+        await edit_lr(pilot, "0.01")
+        await press(pilot, "n", "b")
+        assert stepper.records == []
+        assert "Adam lr=0.01 " in header(app)
+        await press(pilot, "n")
+        assert stepper.records[0].hyperparameters[0]["lr"] == 0.01
+
+
+async def test_reset_clears_edit(app, stepper):
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "n", "n")
+        await edit_lr(pilot, "0.01")
+        await press(pilot, "r")
+        assert stepper.edits == ()
+        assert "Adam lr=0.1 " in header(app)
+
+
 async def test_edit_lr_changes_later_updates(app, stepper):
     plain = Stepper.from_scenario(Scenario())
     plain.run(6)
