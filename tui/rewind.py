@@ -74,7 +74,11 @@ class HistoryActions:
         if steps == 0 or isinstance(self.screen, QuitScreen):
             self.exit(0)
             return
-        self.push_screen(QuitScreen(steps), lambda quit_now: quit_now and self.exit(0))
+        self.push_screen(QuitScreen(steps), self._quit_answered)
+
+    def _quit_answered(self: OptimstepApp, quit_now: bool | None) -> None:
+        if quit_now:
+            self.exit(0)
 
     # Going back and jumping.
 
@@ -120,7 +124,7 @@ class HistoryActions:
         self._run_in_turn(next(self._tickets), self._jump, (run,))
 
     def _can_go_back(self: OptimstepApp) -> bool:
-        if hasattr(self.source, "goto"):
+        if hasattr(self.source, "back") and hasattr(self.source, "goto"):
             return True
         self.notify(f"{self.source.name} cannot go back: it only steps forward",
                     severity="warning", markup=False)
@@ -271,7 +275,9 @@ class HistoryActions:
     def on_history_moved(self: OptimstepApp, message: HistoryMoved) -> None:
         record = message.record
         step = record.step if record else 0
-        if step != message.previous:
+        if step == message.previous == 0:
+            self.notify("already at step 0, before the first step", markup=False)
+        elif step != message.previous:
             kind = "BACK" if step < message.previous else "JUMP"
             self.query_one(AssertionLog).show_note(step, kind, f"from step {message.previous} "
                                                                f"to step {step}")

@@ -63,6 +63,7 @@ async def test_back_at_step_0_stays(app, stepper):
         await press(pilot, "b")
         assert stepper.step_count == 0
         assert step_shown(app) == 0
+        assert "already at step 0, before the first step" in notifications(app)
 
 
 async def test_header_shows_latest_after_back(app):
