@@ -44,7 +44,8 @@ class TraceSource:
     """Replays recorded steps through the interface of a Stepper.
 
     `step()` returns the next recorded step and raises NoMoreSteps after the last one.
-    `records` contains the steps returned since the start or the last `reset()`.
+    `records` contains the steps returned since the start or the last `reset()`, `back` or
+    `goto`. Going back and forth costs nothing: every recorded step stays in memory.
     """
 
     def __init__(self, records: Sequence[StepRecord], name: str = "trace",
@@ -95,3 +96,20 @@ class TraceSource:
     def reset(self) -> None:
         """Return to the state before step 1."""
         self.records.clear()
+
+    def back(self, steps: int = 1) -> StepRecord | None:
+        """Go back `steps` steps; return the record of the step now current (None at step 0)."""
+        if isinstance(steps, bool) or not isinstance(steps, int) or not (
+                0 <= steps <= self.step_count):
+            raise ValueError(f"invalid number of steps to go back: {steps!r} (expected an "
+                             f"integer from 0 to {self.step_count}, the current step)")
+        return self.goto(self.step_count - steps)
+
+    def goto(self, step: int) -> StepRecord | None:
+        """Move to `step` of the trace; return its record (None for step 0, before step 1)."""
+        if isinstance(step, bool) or not isinstance(step, int) or not (
+                0 <= step <= len(self.trace)):
+            raise ValueError(f"invalid step: {step!r} (expected an integer from 0 to "
+                             f"{len(self.trace)}, the last step of the trace)")
+        self.records = list(self.trace[:step])
+        return self.records[-1] if step else None

@@ -20,11 +20,14 @@ from optimstep.core import NoMoreSteps, StepRecord, UserCodeError
 from optimstep.core.stepper import group_hyperparameters
 
 from .commands import SelectionCommands
+from .export_actions import ExportActions
 from .help import HelpScreen
-from .messages import SourceExhausted, SourceReset, StepFailed, StepsCompleted
+from .messages import PositionChanged, SourceExhausted, SourceReset, StepFailed, StepsCompleted
 from .panels import (OTHER_TITLE, AssertionLog, GradientsPanel, ParametersPanel, RecordPanel,
                      Start, StatusHeader, TermsPanel, UpdatesPanel, describe_optimizer)
 from .teaching import HELP_NOTES, TEACHING_BINDINGS, TeachingMixin
+from .position import read_position
+from .rewind import HistoryActions
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +36,12 @@ FAST_FORWARD_STEPS = 10
 
 
 class Source(Protocol):
-    """What the app reads: a live Stepper, or a recorded trace used in its place."""
+    """What the app reads: a live Stepper, or a recorded trace used in its place.
+
+    Optional members enable more. With `back` and `goto` the app goes back and jumps, and
+    with `optimizer` and `set_hyperparameters` it edits hyper-parameters. `latest_step` or
+    `total_steps`, `history_bytes` and `history_budget_bytes` add facts to the header.
+    """
 
     name: str
     rule: Any
@@ -47,7 +55,7 @@ class Source(Protocol):
     def reset(self) -> None: ...
 
 
-class OptimstepApp(TeachingMixin, App[int]):
+class OptimstepApp(TeachingMixin, HistoryActions, ExportActions, App[int]):
     """Steps a source one key press at a time and shows each record in panels."""
 
     CSS_PATH = "app.tcss"
@@ -62,6 +70,21 @@ class OptimstepApp(TeachingMixin, App[int]):
         Binding("q", "quit", "Quit", id="quit"),
         Binding("pageup", "scroll_log(-1)", "Scroll the log up", id="log-up", show=False),
         Binding("pagedown", "scroll_log(1)", "Scroll the log down", id="log-down", show=False),
+        # Each action has a plain ASCII key, because terminals and tmux mangle some others.
+        Binding("b,left", "back(1)", "Back", id="back"),
+        Binding("g", "goto", "Go to", id="goto"),
+        Binding("0,home", "first_step", "Go to step 0", id="first-step", show=False),
+        Binding("dollar_sign,end", "latest_step", "Go to the latest step", id="latest-step",
+                show=False),
+        Binding("p", "autoplay", "Autoplay", id="autoplay"),
+        Binding("plus,equals_sign", "speed(1)", "Faster autoplay", id="faster", show=False),
+        Binding("minus", "speed(-1)", "Slower autoplay", id="slower", show=False),
+        Binding("e", "edit", "Edit hyper-parameters", id="edit", show=False),
+        Binding("o", "export", "Export the history as a trace", id="export",
+                show=False),
+        Binding("S", "screenshot", "Save a screenshot (SVG)", id="screenshot", show=False,
+                key_display="S"),
+        Binding("c", "copy", "Copy the step's values", id="copy", show=False),
         *TEACHING_BINDINGS,
     ]
 
@@ -94,7 +117,7 @@ class OptimstepApp(TeachingMixin, App[int]):
         with Vertical(id="log-box") as log_box:
             log_box.border_title = "Assertion log"
             yield AssertionLog(id="log")
-        yield Footer(show_command_palette=False)
+        yield Footer(show_command_palette=False, compact=True)
         yield from self.compose_too_small()
 
     def on_mount(self) -> None:
@@ -102,6 +125,8 @@ class OptimstepApp(TeachingMixin, App[int]):
         header = self.query_one(StatusHeader)
         header.scenario = self.source.name
         header.reference = self.source.reference
+        # No request runs yet, so the source can be read from this thread.
+        self._show_position(read_position(self.source))
         records = list(self.source.records)
         self._show(records[-1] if records else None)
         log = self.query_one(AssertionLog)
@@ -125,8 +150,8 @@ class OptimstepApp(TeachingMixin, App[int]):
         self.push_screen(HelpScreen(self.BINDINGS, HELP_NOTES))
 
     async def action_quit(self) -> None:
-        """Quit with exit status 0."""
-        self.exit(0)
+        """Quit with exit status 0, after a confirmation when a history would be lost."""
+        self.confirm_quit()
 
     def action_scroll_log(self, pages: int) -> None:
         """Scroll the assertion log by `pages` pages (negative: up)."""
@@ -161,18 +186,22 @@ class OptimstepApp(TeachingMixin, App[int]):
         self.query_one(AssertionLog).show_start()
 
     def _show(self, record: StepRecord | None) -> None:
+        self.shown_record = record
         header = self.query_one(StatusHeader)
         header.step = record.step if record else 0
         header.loss = record.loss if record else None
-        header.optimizer = describe_optimizer(
-            record.optimizer if record else self.start.optimizer,
-            record.hyperparameters if record else self.start.hyperparameters,
-            getattr(self.source.rule, "hyperparameters", None))
+        # A live optimizer's hyper-parameters come with each position, edits included.
+        if self.position is None or self.position.hyperparameters is None:
+            header.optimizer = describe_optimizer(
+                record.optimizer if record else self.start.optimizer,
+                record.hyperparameters if record else self.start.hyperparameters,
+                getattr(self.source.rule, "hyperparameters", None))
         for panel in self.query(RecordPanel):
             panel.show(record, self.start)
         self._show_teaching(record)
 
     def _request(self, job: Callable[..., None], *args: Any) -> None:
+        self.stop_run()
         self._run_in_turn(next(self._tickets), job, args)
 
     @work(thread=True, group="source")
@@ -182,6 +211,7 @@ class OptimstepApp(TeachingMixin, App[int]):
         try:
             if not get_current_worker().is_cancelled:
                 job(*args)
+                self.post_message(PositionChanged(read_position(self.source)))
         finally:
             with self._turn:
                 self._serving += 1

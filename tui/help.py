@@ -25,6 +25,7 @@ class HelpScreen(ModalScreen[None]):
         self.notes = notes
 
     def compose(self) -> ComposeResult:
+        # The keys outgrow a 24-line terminal, so the box scrolls (arrows, Page Up/Down).
         with VerticalScroll(id="help") as help_box:
             help_box.border_title = "Keys"
             yield Static(self._keys_table(), id="help-keys")

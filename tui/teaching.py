@@ -45,9 +45,9 @@ VIEWS = ("panels", "formula", "summary", "plots")
 
 TEACHING_BINDINGS = [
     Binding("x", "view('formula')", "Formula", id="view-formula"),
-    Binding("v", "view('plots')", "Plots", id="view-plots"),
+    Binding("v", "view('plots')", "Plots", id="view-plots", show=False),
     Binding("s", "view('summary')", "Tensor summary", id="view-summary", show=False),
-    Binding("t", "toggles", "Toggles", id="toggles"),
+    Binding("t", "toggles", "Toggles", id="toggles", show=False),
     Binding("left_square_bracket", "select_param(-1)", "Previous parameter",
             id="param-previous", show=False, key_display="["),
     Binding("right_square_bracket", "select_param(1)", "Next parameter", id="param-next",
@@ -372,7 +372,7 @@ class TeachingMixin:
         labels = ", ".join(label for key, label in VARIANTS.items() if key in message.variants)
         self.query_one(StatusHeader).teaching = labels
         note = f"teaching variants from step {message.step}: {labels or 'none'}"
-        self.query_one(AssertionLog).show_note(message.step, note)
+        self.query_one(AssertionLog).show_note(message.step, "NOTE", note)
 
     # The terminal's size.
 

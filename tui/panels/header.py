@@ -29,10 +29,17 @@ class StatusHeader(LineRefreshWidget):
     reference: reactive[str] = reactive("torch", repaint=False)
     teaching: reactive[str] = reactive("", repaint=False)
     """Teaching variants of the reference that are on, e.g. `no bias correction`."""
+    last: reactive[int | None] = reactive(None, repaint=False)
+    """The last step the source can return to without stepping; shown when not current."""
+    activity: reactive[str] = reactive("", repaint=False)
+    """The stepping that runs on its own, e.g. `autoplay 5 steps/s`; empty when none does."""
+    history: reactive[str] = reactive("", repaint=False)
+    """Memory of the history, e.g. `history 30.1 KiB/256 MiB`; empty without a history."""
 
     def on_mount(self) -> None:
         self._redraw_pending = False
-        for name in ("scenario", "step", "loss", "optimizer", "reference", "teaching"):
+        for name in ("scenario", "step", "loss", "optimizer", "reference", "teaching", "last",
+                     "activity", "history"):
             self.watch(self, name, self._request_redraw, init=False)
         self._redraw()
 
@@ -46,12 +53,16 @@ class StatusHeader(LineRefreshWidget):
     def _redraw(self) -> None:
         self._redraw_pending = False
         loss = "—" if self.loss is None else format_number(self.loss)
+        of_last = f" of {self.last}" if self.last is not None and self.last != self.step else ""
+        # The history fits beside the step at 80 columns. Activity comes last, so autoplay
+        # starting or stopping changes only the end of the last line.
         facts = [Text("optimstep", style="bold"), Text(f"scenario: {self.scenario}"),
-                 Text(f"step {self.step}", style="bold"), Text(f"loss {loss}"),
-                 Text(self.optimizer),
+                 Text(f"step {self.step}{of_last}", style="bold"), Text(f"loss {loss}"),
+                 Text(self.history), Text(self.optimizer),
                  Text(f"reference: {REFERENCES.get(self.reference, self.reference)}")]
         if self.teaching:
             facts.append(Text(f"teaching: {self.teaching}", style="bold reverse"))
+        facts.append(Text(self.activity, style="bold reverse"))
         self.replace_content(FactLines([fact for fact in facts if fact]))
 
 

@@ -64,7 +64,8 @@ def changed_cells(line: Strip, previous: Strip) -> tuple[int, int]:
         return 0, 0
     characters, previous_characters = _styled_characters(line), _styled_characters(previous)
     if len(characters) != len(previous_characters):
-        return 0, line.cell_length
+        # A line that got shorter must also repaint the cells its old text covered.
+        return 0, max(line.cell_length, previous.cell_length)
 
     pairs = list(zip(characters, previous_characters))
     first = next(i for i, (new, old) in enumerate(pairs) if new != old)

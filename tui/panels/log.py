@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from rich.text import Text
 from textual.strip import Strip
@@ -17,7 +17,12 @@ MAX_LINES = 2000
 """Lines kept; older ones are dropped so a long session costs bounded memory and time."""
 
 _STATUS_STYLES = {"PASS": "bold green", "FAIL": "bold red", "skipped": "yellow",
-                  "ERROR": "bold red", "NOTE": "bold"}
+                  "ERROR": "bold red", "NOTE": "bold", "EDIT": "bold magenta",
+                  "BACK": "bold cyan",
+                  "JUMP": "bold cyan"}
+
+FAILED_STEPS_SHOWN = 5
+"""Failed step numbers a batch summary lists before `…`."""
 
 
 class AssertionLog(RichLog):
@@ -48,9 +53,25 @@ class AssertionLog(RichLog):
         """Write a line for a step that raised instead of returning a record."""
         self._append(_line(step, "ERROR", f"{kind}: {' '.join(message.split())}"))
 
-    def show_note(self, step: int, text: str) -> None:
-        """Write a line about the run itself, e.g. a change of the reference rule."""
-        self._append(_line(step, "NOTE", text))
+    def show_note(self, step: int, status: str, text: str) -> None:
+        """Write a line that is not a check: an edit or a jump (status EDIT, BACK, JUMP), or a
+        change of the reference rule (NOTE)."""
+        self._append(_line(step, status, text))
+
+    def show_batch(self, records: Sequence[StepRecord]) -> None:
+        """Write one line for many steps, then the failed checks of the latest failing one.
+
+        Autoplay and long jumps take more steps than a screen refresh can show line by line,
+        so the log stays bounded per refresh whatever the speed.
+        """
+        if not records:
+            return
+        lines = [_batch_line(records)]
+        failing = [record for record in records if not record.passed]
+        if failing:
+            last = failing[-1]
+            lines += [_check_line(last.step, check) for check in last.failures]
+        self._append(Text("\n", no_wrap=True, overflow="ellipsis").join(lines))
 
     def render_line(self, y: int) -> Strip:
         # A line's text and the padding after it share one style; as one segment they cost
@@ -80,6 +101,21 @@ def _record_lines(record: StepRecord) -> list[Text]:
     lines = [_line(record.step, "skipped", f"{p.name} (grad is None)")
              for p in record.params if p.skipped]
     return lines + [_check_line(record.step, check) for check in record.checks]
+
+
+def _batch_line(records: Sequence[StepRecord]) -> Text:
+    first, last = records[0].step, records[-1].step
+    checks = sum(len(record.checks) for record in records)
+    failed = [record.step for record in records if not record.passed]
+    span = f"steps {first}-{last}" if last > first else f"step {last}"
+    if not failed:
+        return _line(last, "PASS", f"{span}: all {checks} checks passed")
+    listed = ", ".join(str(step) for step in failed[:FAILED_STEPS_SHOWN])
+    if len(failed) > FAILED_STEPS_SHOWN:
+        listed += ", …"
+    failures = sum(len(record.failures) for record in records)
+    return _line(last, "FAIL", f"{span}: {len(failed)} of {len(records)} steps failed "
+                               f"({listed}), {failures} of {checks} checks")
 
 
 def _check_line(step: int, check: Check) -> Text:
