@@ -121,7 +121,13 @@ def build_run(args: argparse.Namespace) -> DistributedRun:
             raise ValueError(f"--{option} applies to a single-process check (--ranks 1)")
     if args.consolidate and args.strategy != "zero":
         raise ValueError(f"--consolidate needs --strategy zero, not {args.strategy}")
-    scenario = ShardedScenario(scenario_from_args(args), model=args.dist_model)
+    base = scenario_from_args(args)
+    if base.optimizer_class is not None:
+        # The ranks build the optimizer by its torch name; one's own class would be dropped.
+        raise ValueError(f"invalid optimizer class with --ranks {args.ranks}: "
+                         f"{base.optimizer_class!r} (expected --ranks 1: a distributed run "
+                         "steps torch's own optimizers only)")
+    scenario = ShardedScenario(base, model=args.dist_model)
     try:
         return DistributedRun(scenario, strategy=args.strategy, world_size=args.ranks,
                               backend=args.backend, step_timeout=args.step_timeout)

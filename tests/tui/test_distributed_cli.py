@@ -181,3 +181,11 @@ def test_ctrl_c_ends_every_rank():
     assert len(ranks) == 2
     assert status == 130
     assert [pid for pid in ranks if Path(f"/proc/{pid}").exists()] == []
+
+
+def test_own_optimizer_class_is_rejected_on_ranks(capsys):
+    status = main(["check", "--ranks", "2", "--optimizer-class", "torch.optim:Adam"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "'torch.optim:Adam'" in err
+    assert err.count("\n") == 1
