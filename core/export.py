@@ -222,16 +222,18 @@ def describe_failure(check: Check) -> str:
 
 
 def junit_xml(tally: CheckTally, suite: str, properties: Mapping[str, Any] | None = None,
-              time: float | None = None) -> str:
+              time: float | None = None, error: str | None = None) -> str:
     """Return a JUnit XML report with one test case per kind of check (name and mode).
 
     A failing test case names the first failing step and its errors in the failure's
-    `message`, and how many steps failed in its text.
+    `message`, and how many steps failed in its text. `error` (the model, loss or optimizer
+    raised and the run stopped) adds a test case `run` with an `error` element.
     """
-    root = ET.Element("testsuites", name="optimstep check", tests=str(len(tally.kinds)),
-                      failures=str(_failed_kinds(tally)), errors="0")
-    testsuite = ET.SubElement(root, "testsuite", name=suite, tests=str(len(tally.kinds)),
-                              failures=str(_failed_kinds(tally)), errors="0", skipped="0")
+    tests, errors = str(len(tally.kinds) + (error is not None)), str(int(error is not None))
+    root = ET.Element("testsuites", name="optimstep check", tests=tests,
+                      failures=str(_failed_kinds(tally)), errors=errors)
+    testsuite = ET.SubElement(root, "testsuite", name=suite, tests=tests,
+                              failures=str(_failed_kinds(tally)), errors=errors, skipped="0")
     if time is not None:
         root.set("time", f"{time:.3f}")
         testsuite.set("time", f"{time:.3f}")
@@ -248,6 +250,9 @@ def junit_xml(tally: CheckTally, suite: str, properties: Mapping[str, Any] | Non
                                     message=f"step {step}: {describe_failure(check)}")
             failure.text = (f"{kind.name} ({kind.mode}) failed on {kind.failures} of "
                             f"{kind.steps} steps, first at step {step}.")
+    if error is not None:
+        case = ET.SubElement(testsuite, "testcase", name="run", classname=suite)
+        ET.SubElement(case, "error", type="UserCodeError", message=error).text = error
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 

@@ -217,8 +217,9 @@ def _run(stepper: Any, args: argparse.Namespace, steps: int, console: Console,
                 break
 
         if args.junit:
+            error = None if user_error is None else str(user_error)
             with atomic_file(args.junit, args.force) as file:
-                file.write(_junit(stepper, tally, time.perf_counter() - started))
+                file.write(_junit(stepper, tally, time.perf_counter() - started, error))
     console.print(Summary(tally, stopped_early=args.until_fail and not tally.passed,
                           error=None if user_error is None else str(user_error)))
     if user_error is not None:
@@ -236,10 +237,10 @@ def _write_record(writers: _Writers, record: StepRecord, panels: Panels | None) 
         writers.csv.writerows(csv_rows(record))
 
 
-def _junit(stepper: Any, tally: CheckTally, elapsed: float) -> str:
+def _junit(stepper: Any, tally: CheckTally, elapsed: float, error: str | None) -> str:
     first = stepper.records[0] if stepper.records else None
     properties = {"optimizer": first.optimizer if first else "",
                   "reference": first.reference if first else "",
                   "steps": tally.steps, "torch": torch.__version__,
                   "optimstep": __version__}
-    return junit_xml(tally, f"optimstep.{stepper.name}", properties, elapsed)
+    return junit_xml(tally, f"optimstep.{stepper.name}", properties, elapsed, error)

@@ -517,3 +517,13 @@ def test_user_code_error_message_names_step_and_error(tmp_path, capsys):
 def test_user_code_error_keeps_steps_before_it(tmp_path, capsys):
     _, _, output = run_raising(tmp_path, capsys)
     assert [record.step for record in read_trace(output).records] == [1, 2]
+
+
+def test_user_code_error_is_a_junit_error(tmp_path, capsys):
+    built = preset().build()
+    optimizer = RaisingAdam(built.model.parameters(), lr=0.1, betas=(0.9, 0.99))
+    stepper = Stepper(built.model, optimizer, built.loss_fn, built.batches)
+    report = tmp_path / "report.xml"
+    run_check(stepper, build_parser().parse_args(["check", "-q", "--junit", str(report)]), 5)
+    error = ET.parse(report).getroot().find(".//testcase[@name='run']/error")
+    assert "step 3: step raised RuntimeError: planted failure" in error.get("message")
