@@ -134,7 +134,10 @@ class Scenario:
                  f"one of {', '.join(FLAVOURS)}")
         _require(isinstance(self.steps, int) and self.steps >= 1, "steps", self.steps,
                  "an integer >= 1")
-        _require(isinstance(self.seed, int), "seed", self.seed, "an integer")
+        # torch.manual_seed takes 0 to 2**64 - 1 (it also wraps negatives down to -2**63).
+        _require(isinstance(self.seed, int) and not isinstance(self.seed, bool)
+                 and 0 <= self.seed < 2**64, "seed", self.seed,
+                 "an integer from 0 to 2**64 - 1")
         _require(len(self.batches) >= 1, "batches", self.batches, "at least one batch")
         from .builder import validate_sources
 
