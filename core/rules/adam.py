@@ -7,7 +7,8 @@ from typing import Any
 import torch
 
 from . import fused
-from .base import (Derived, DerivedTerm, Hyperparameters, Rule, RuleOutput, Term, as_tensor,
+from .base import (Derived, DerivedTerm, Hyperparameters, Rule, RuleOutput, Term,
+                   apply_weight_decay, as_tensor,
                    implementation, real, restore, scalar, scale, signed_gradient, step_counter,
                    torch_scalar)
 from .limits import BETAS, CAPTURABLE, FUSED, IMPLEMENTATION, LR, NON_NEGATIVE, Flag, Pair
@@ -72,13 +73,8 @@ class Adam(Rule):
         terms: list[Term] = [first]
         step = state["step"] + 1
         t = step.item()
-        theta = param
-        if weight_decay != 0 and self.decoupled(group):
-            theta = scale(param, 1 - lr * weight_decay, foreach)
-            terms.append(Term("decayed", "θ'", "θ·(1 − γλ)", theta))
-        elif weight_decay != 0:
-            g = g.add(param, alpha=weight_decay)
-            terms.append(Term("g_decayed", "g'", "g + λ·θ", g))
+        theta, g = apply_weight_decay(param, g, lr, weight_decay, self.decoupled(group), foreach,
+                                      terms)
         theta, g = real(theta), real(g)
 
         if textbook:

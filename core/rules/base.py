@@ -299,6 +299,17 @@ def l2_decay(g: torch.Tensor, param: torch.Tensor, weight_decay: Any,
     return g
 
 
+def apply_weight_decay(param: torch.Tensor, g: torch.Tensor, lr: Any, weight_decay: Any,
+                       decoupled: bool, foreach: bool,
+                       terms: list[Term]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (θ, g) after weight decay: θ(1 − γλ) when decoupled, else g + λθ (L2)."""
+    if weight_decay != 0 and decoupled:
+        theta = scale(param, 1 - lr * weight_decay, foreach)
+        terms.append(Term("decayed", "θ'", "θ·(1 − γλ)", theta))
+        return theta, g
+    return param, l2_decay(g, param, weight_decay, terms)
+
+
 def _widen(tensor: torch.Tensor) -> torch.Tensor:
     if tensor.is_complex():
         return tensor.to(torch.complex128)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from .base import (Hyperparameters, Rule, RuleOutput, Term, as_tensor, implementation, real,
-                   restore, scalar, scale, signed_gradient, step_counter, torch_scalar)
+from .base import (Hyperparameters, Rule, RuleOutput, Term, apply_weight_decay, as_tensor,
+                   implementation, real, restore, scalar, scale, signed_gradient, step_counter,
+                   torch_scalar)
 from .limits import BETAS, CAPTURABLE, IMPLEMENTATION, LR, NON_NEGATIVE, Flag
 
 RECTIFICATION_THRESHOLD = 5.0
@@ -54,13 +55,8 @@ class RAdam(Rule):
 
         g, first = signed_gradient(grad, group)
         terms = [first]
-        theta = param
-        if weight_decay != 0 and group.get("decoupled_weight_decay", False):
-            theta = scale(param, 1 - lr * weight_decay, foreach)
-            terms.append(Term("decayed", "θ'", "θ·(1 − γλ)", theta))
-        elif weight_decay != 0:
-            g = g.add(param, alpha=weight_decay)
-            terms.append(Term("g_decayed", "g'", "g + λ·θ", g))
+        decoupled = group.get("decoupled_weight_decay", False)
+        theta, g = apply_weight_decay(param, g, lr, weight_decay, decoupled, foreach, terms)
 
         m, v = real(state["exp_avg"]), real(state["exp_avg_sq"])
         m = beta1 * m + (1 - beta1) * g if textbook else m.lerp(g, 1 - beta1)
