@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import math
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import torch
-
-SMALL_NUMEL = 16
-"""Tensors up to this many elements are checked for finiteness in Python, which for a few
-elements is quicker than a torch reduction."""
 
 # Integer dtypes by element size in bytes. Comparing integer views is bitwise, and about 30
 # times faster than comparing uint8 views (measured on 10^6 float32 elements, torch 2.13 CPU).
@@ -42,11 +37,13 @@ def bitwise_equal(a: Any, b: Any) -> bool:
 
     Unlike torch.equal, nan equals nan (with the same payload) and 0.0 differs from -0.0.
     """
+    if a is b:
+        return isinstance(a, torch.Tensor)
     if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
         return False
     if a.dtype != b.dtype or a.shape != b.shape or a.device != b.device:
         return False
-    if a is b or a.numel() == 0:
+    if a.numel() == 0:
         return True
     if _plain(a) and _plain(b):
         if _MEMCMP is not None and a.device.type == "cpu":
@@ -63,20 +60,10 @@ def bitwise_equal(a: Any, b: Any) -> bool:
 def identical(actual: torch.Tensor, expected: torch.Tensor) -> bool:
     """Return whether `compare` finds the two equal without measuring an error.
 
-    That is: bitwise equal, and no nan, which torch.equal never finds equal. To stay
-    cheap this also answers False for a tensor holding inf, or whose sum overflows; those
-    go through `compare` in full, which then decides.
+    Equal bits are enough: `compare` matches nan with nan and inf with the same inf, so
+    bitwise-equal tensors pass it with no error, whatever values they hold.
     """
-    return bitwise_equal(actual, expected) and (
-        not (actual.is_floating_point() or actual.is_complex()) or all_finite(actual))
-
-
-def all_finite(tensor: torch.Tensor) -> bool:
-    """Return whether every element is finite, or False where the sum of them overflows."""
-    values = torch.view_as_real(tensor) if tensor.is_complex() else tensor
-    if values.numel() <= SMALL_NUMEL:
-        return all(math.isfinite(value) for value in values.reshape(-1).tolist())
-    return math.isfinite(values.sum().item())
+    return bitwise_equal(actual, expected)
 
 
 def _plain(tensor: torch.Tensor) -> bool:

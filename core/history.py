@@ -419,7 +419,7 @@ class History:
                 continue
             if self._thin_snapshots() or self._evict_record(None):
                 continue
-            if not self._warned:
+            if not self._warned and self.budget_bytes > 0:
                 logger.warning("history budget of %d bytes is below the %d bytes of the "
                                "snapshot of step 0, which is always kept. Raise history_mib "
                                "to keep more steps.", self.budget_bytes, self.snapshot_bytes)

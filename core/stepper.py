@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 from collections.abc import Callable, Sequence
@@ -62,8 +61,8 @@ def _check(name: str, mode: str, actual: torch.Tensor, expected: torch.Tensor,
 
 def _in_mode(check: Check, mode: str) -> Check:
     # dataclasses.replace, at a fraction of its cost: the copy is changed before anyone sees it.
-    copied = copy.copy(check)
-    object.__setattr__(copied, "mode", mode)
+    copied = object.__new__(Check)
+    copied.__dict__.update(check.__dict__, mode=mode)
     return copied
 
 
@@ -100,6 +99,8 @@ class Stepper:
     go back (`back`, `goto`) and replay. Going back keeps the later steps: stepping forward
     again re-runs them, bit for bit. `set_hyperparameters` edits a param group at the current
     step. When the stepper is before its last step, the edit discards the later steps.
+    With `history_mib=0` it keeps step 0 alone, as `optimstep check` does: going back then
+    replays from step 0.
     """
 
     def __init__(
@@ -414,7 +415,9 @@ class Stepper:
         """Move the history to a step just taken, keep it, and apply the edits made at it."""
         history = self.history
         history.advance(record.step)
-        if not history.replaying:
+        # A zero budget keeps step 0 alone: storing the step only to drop it again would
+        # cost a snapshot and a walk over the record's tensors on every step.
+        if not history.replaying and history.budget_bytes > 0:
             keep = history.wants_snapshot(record.step)
             # Right after the step, the record's frozen copies still match the live tensors.
             history.store(record, self._capture(self._frozen) if keep else None)

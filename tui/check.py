@@ -20,6 +20,7 @@ from optimstep import __version__
 from optimstep.core import ScenarioError, Stepper, UserCodeError
 from optimstep.core.export import (CSV_COLUMNS, CheckTally, atomic_file, check_target,
                                    csv_rows, junit_xml)
+from optimstep.core.allocator import keep_freed_memory
 from optimstep.core.record import StepRecord
 from optimstep.core.trace import Panels, record_to_dict
 
@@ -88,7 +89,11 @@ def handle(args: argparse.Namespace) -> int:
     try:
         scenario = scenario_from_args(args)
         validate_outputs(args)
-        stepper = Stepper.from_scenario(scenario)
+        # check never goes back, so it keeps no history: each step's tensors are freed
+        # after the next step, and the step does not pay for a snapshot. The allocator
+        # then hands the freed memory to the next step instead of mapping fresh pages.
+        keep_freed_memory()
+        stepper = Stepper.from_scenario(scenario, history_mib=0)
     except (ScenarioError, UsageError) as error:
         return usage_error(str(error))
     except OSError as error:
@@ -200,6 +205,7 @@ def _run(stepper: Any, args: argparse.Namespace, steps: int, console: Console,
 
         panels = getattr(getattr(stepper, "rule", None), "panels", None)
         user_error: UserCodeError | None = None
+        first: StepRecord | None = None
         for _ in range(steps):
             try:
                 record = stepper.step()
@@ -207,6 +213,7 @@ def _run(stepper: Any, args: argparse.Namespace, steps: int, console: Console,
                 # The model, loss or optimizer raised: what ran so far is still reported.
                 user_error = error
                 break
+            first = first or record
             tally.add(record)
             _write_record(writers, record, panels)
             stop = args.until_fail and not record.passed
@@ -219,7 +226,8 @@ def _run(stepper: Any, args: argparse.Namespace, steps: int, console: Console,
         if args.junit:
             error = None if user_error is None else str(user_error)
             with atomic_file(args.junit, args.force) as file:
-                file.write(_junit(stepper, tally, time.perf_counter() - started, error))
+                file.write(_junit(stepper.name, first, tally, time.perf_counter() - started,
+                                  error))
     console.print(Summary(tally, stopped_early=args.until_fail and not tally.passed,
                           error=None if user_error is None else str(user_error)))
     if user_error is not None:
@@ -237,10 +245,10 @@ def _write_record(writers: _Writers, record: StepRecord, panels: Panels | None) 
         writers.csv.writerows(csv_rows(record))
 
 
-def _junit(stepper: Any, tally: CheckTally, elapsed: float, error: str | None) -> str:
-    first = stepper.records[0] if stepper.records else None
+def _junit(name: str, first: StepRecord | None, tally: CheckTally, elapsed: float,
+           error: str | None) -> str:
     properties = {"optimizer": first.optimizer if first else "",
                   "reference": first.reference if first else "",
                   "steps": tally.steps, "torch": torch.__version__,
                   "optimstep": __version__}
-    return junit_xml(tally, f"optimstep.{stepper.name}", properties, elapsed, error)
+    return junit_xml(tally, f"optimstep.{name}", properties, elapsed, error)

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from optimstep.core import Tolerance, compare, ulp_distance
+from optimstep.core.bitwise import identical
 
 TOL = Tolerance(rtol=1e-5, atol=1e-8)
 
@@ -92,3 +93,21 @@ def test_tolerance_rejects_invalid_bounds(value):
 
 def test_tolerance_for_float16_is_looser_than_float32():
     assert Tolerance.for_dtype(torch.float16).rtol > Tolerance.for_dtype(torch.float32).rtol
+
+
+@pytest.mark.parametrize("values", [
+    [float("nan"), 1.0], [float("inf"), -float("inf")], [0.0, -0.0], [1e-45, 3.4e38]])
+def test_identical_agrees_with_compare_on_equal_bits(values):
+    # The stepper skips compare for bitwise-equal tensors; compare must find no error there.
+    actual = torch.tensor(values)
+    expected = actual.clone()
+    check = compare("x", "single", actual, expected, TOL)
+    assert identical(actual, expected)
+    assert (check.passed, check.max_abs_error, check.max_rel_error, check.max_ulp) == (
+        True, 0.0, 0.0, 0)
+
+
+def test_identical_tells_signed_zeros_and_nan_payloads_apart():
+    assert not identical(torch.tensor([0.0]), torch.tensor([-0.0]))
+    payload = torch.tensor([0x7FC00001], dtype=torch.int32).view(torch.float32)
+    assert not identical(payload, torch.tensor([float("nan")]))

@@ -126,6 +126,23 @@ def test_zero_budget_keeps_step_zero_only():
     assert_identical(stepper.goto(3), records[2])
 
 
+def test_zero_budget_stores_nothing_and_does_not_warn(caplog):
+    # A zero budget is a choice (optimstep check makes it), not a budget too small.
+    stepper = make_stepper(history_mib=0)
+    with caplog.at_level("WARNING", logger="optimstep"):
+        stepper.run(3)
+        list(stepper.records)
+    assert stepper.history_bytes == stepper.history.snapshot_bytes
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_small_budget_still_warns(caplog):
+    stepper = make_stepper(history_mib=1e-6)
+    with caplog.at_level("WARNING", logger="optimstep"):
+        stepper.run(2)
+    assert any("below" in r.getMessage() for r in caplog.records)
+
+
 def test_tensor_bytes_counts_shared_storage_once():
     tensor = torch.zeros(100)
     assert tensor_bytes(tensor, tensor[:10]) == 400 + 2 * TENSOR_OVERHEAD_BYTES
