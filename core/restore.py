@@ -37,7 +37,7 @@ class RestorePoint:
             [p.detach().clone() for p in group["params"]] for group in optimizer.param_groups]
         self.state = state if state is not None else {
             p: copy.deepcopy(state) for p, state in optimizer.state.items()}
-        self.groups = [copy.deepcopy({k: v for k, v in group.items() if k != "params"})
+        self.groups = [{k: _copied(v) for k, v in group.items() if k != "params"}
                        for group in optimizer.param_groups]
         self.carried_dict = carried
         self.carried = dict(carried)
@@ -65,3 +65,15 @@ class RestorePoint:
         optimizer.state.update({p: copy.deepcopy(state) for p, state in self.state.items()})
         self.carried_dict.clear()
         self.carried_dict.update(self.carried)
+
+
+_IMMUTABLE = (int, float, bool, str, bytes, type(None))
+
+
+def _copied(value: Any) -> Any:
+    """Return a copy of a param-group value that a step cannot change: numbers, strings and
+    tuples of them as they are (deepcopy's answer, found faster), anything else deep-copied."""
+    if isinstance(value, _IMMUTABLE) or (
+            type(value) is tuple and all(isinstance(item, _IMMUTABLE) for item in value)):
+        return value
+    return copy.deepcopy(value)
