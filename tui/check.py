@@ -88,12 +88,13 @@ def handle(args: argparse.Namespace) -> int:
         return distributed.handle(args)
     try:
         scenario = scenario_from_args(args)
-        validate_outputs(args)
         # check never goes back, so it keeps no history: each step's tensors are freed
         # after the next step, and the step does not pay for a snapshot. The allocator
         # then hands the freed memory to the next step instead of mapping fresh pages.
         keep_freed_memory()
         stepper = Stepper.from_scenario(scenario, history_mib=0)
+        reject_inputs_as_outputs(args, scenario, stepper)
+        validate_outputs(args)
     except (ScenarioError, UsageError) as error:
         return usage_error(str(error))
     except OSError as error:
@@ -137,6 +138,32 @@ def validate_outputs(args: argparse.Namespace) -> None:
             raise UsageError(f"{seen[key]} and {option} name the same file {path!r}")
         seen[key] = option
         check_target(path, args.force)
+
+
+def input_files(scenario: Any, stepper: Any) -> dict[str, str]:
+    """Return the files a run reads, by real path: scenario, data and optimizer module."""
+    files = {}
+    if scenario.source:
+        files[os.path.realpath(scenario.source)] = "the scenario file"
+    data_path = getattr(scenario.data, "path", None)
+    if data_path is not None:
+        files[os.path.realpath(data_path)] = "the data file"
+    if scenario.optimizer_class:
+        module = sys.modules.get(type(stepper.optimizer).__module__)
+        module_file = getattr(module, "__file__", None)
+        if module_file:
+            files[os.path.realpath(module_file)] = "the optimizer's module"
+    return files
+
+
+def reject_inputs_as_outputs(args: argparse.Namespace, scenario: Any, stepper: Any) -> None:
+    """Raise UsageError when an output option names a file the run reads, --force or not."""
+    inputs = input_files(scenario, stepper)
+    for option, path in output_paths(args).items():
+        what = inputs.get(os.path.realpath(path))
+        if what is not None:
+            raise UsageError(f"invalid {option} {path!r}: it is {what} of this run "
+                             "(write the output to another file)")
 
 
 class ReportConsole(Console):

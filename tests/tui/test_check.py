@@ -428,6 +428,36 @@ def test_existing_file_with_force(tmp_path, capsys):
     assert path.read_text().startswith("step,loss,")
 
 
+@pytest.mark.parametrize("option, name, what", [
+    ("--junit", "custom_optimizer.toml", "the scenario file"),
+    ("--csv", "guarded_adam.py", "the optimizer's module"),
+    ("--output", "data/points.csv", "the data file"),
+])
+def test_output_onto_an_input_rejected_even_with_force(tmp_path, capsys, monkeypatch, option,
+                                                       name, what):
+    examples = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
+    for source in ("custom_optimizer.toml", "custom_adam.py", "csv_param_groups.toml"):
+        (tmp_path / source).write_bytes(open(os.path.join(examples, source), "rb").read())
+    # A module name no other test imports, so that this run imports it from tmp_path.
+    (tmp_path / "guarded_adam.py").write_bytes((tmp_path / "custom_adam.py").read_bytes())
+    toml = tmp_path / "custom_optimizer.toml"
+    toml.write_text(toml.read_text().replace("custom_adam:", "guarded_adam:"))
+    monkeypatch.delitem(sys.modules, "guarded_adam", raising=False)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "points.csv").write_bytes(
+        open(os.path.join(examples, "data", "points.csv"), "rb").read())
+    scenario = "csv_param_groups.toml" if what == "the data file" else "custom_optimizer.toml"
+    target = tmp_path / name
+    before = target.read_bytes()
+    extra = ["--json"] if option == "--output" else []
+    status, _, err = run(["check", "--scenario", str(tmp_path / scenario), "--steps", "1",
+                          *extra, option, str(target), "--force"], capsys)
+    assert status == 2
+    assert err.strip() == (f"optimstep check: error: invalid {option} {str(target)!r}: it is "
+                           f"{what} of this run (write the output to another file)")
+    assert target.read_bytes() == before
+
+
 def test_unwritable_path(tmp_path, capsys):
     path = tmp_path / "absent" / "run.xml"
     status, _, err = run(["check", "--steps", "1", "--junit", str(path)], capsys)
