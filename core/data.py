@@ -229,6 +229,9 @@ def _require_file(path: Path) -> None:
 
 def _as_tensor(value: Any, dtype: torch.dtype, key: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
+        if value.layout != torch.strided:
+            raise ScenarioError(f"invalid {key}: a tensor of layout {value.layout} (expected a "
+                                f"dense tensor; save it with .to_dense())")
         if not (value.is_floating_point() or value.dtype in (torch.bool, torch.int64,
                                                              torch.int32, torch.int16,
                                                              torch.int8, torch.uint8)):

@@ -62,6 +62,14 @@ def test_tensor_file_of_three_tensors_rejected(tmp_path, pair):
         TensorFile(tmp_path / "d.pt").load(F32)
 
 
+def test_tensor_file_of_sparse_tensor_rejected(tmp_path, pair):
+    sparse = pair[0].to_sparse()
+    torch.save({"inputs": sparse, "targets": pair[1]}, tmp_path / "d.pt")
+    with pytest.raises(ScenarioError, match=r"^invalid data.inputs: a tensor of layout "
+                                            r"torch.sparse_coo \(expected a dense tensor"):
+        TensorFile(tmp_path / "d.pt").load(F32)
+
+
 class Unsafe:
     """A class torch.load(weights_only=True) must refuse to unpickle."""
 
