@@ -36,7 +36,7 @@ class WorstElement:
     """Index into the parameter's real view (complex parameters gain a last axis of 2)."""
     flat_index: int
     error: float
-    """|after − (before + computed update)|, in float64."""
+    """|after − (before + computed update)|, the sum rounded to the parameter's dtype."""
     actual: float
     """The element after torch's step."""
     expected: float
@@ -57,20 +57,29 @@ def summarise(tensor: torch.Tensor) -> TensorSummary:
 def worst_elements(param: ParamRecord, count: int = 5) -> tuple[WorstElement, ...]:
     """Return up to `count` elements with the largest error of the parameter check, worst first.
 
-    The error is measured as |after − (before + computed update)| per element, in float64.
-    A non-finite error ranks above every finite one. Empty for a skipped parameter or a
-    record without a computed update.
+    The error is |after − (before + computed update)| per element. The sum is rounded to the
+    parameter's dtype, as the reference's own parameter is, so an element the check finds
+    equal has no error here either; such elements are left out. A non-finite error ranks
+    above every finite one. Empty for a skipped parameter or a record without a computed
+    update.
     """
     if param.computed_update is None or param.skipped:
         return ()
+    before, update = _real(param.before.detach()), _real(param.computed_update)
+    if before.shape != update.shape or before.dtype != update.dtype:
+        return ()
     after = _real(param.after.detach()).double()
-    expected = _real(param.before.detach()).double() + _real(param.computed_update).double()
+    expected = (before + update).double()
     if after.shape != expected.shape:
         return ()
     error = (after - expected).abs().reshape(-1)
     ranked = torch.where(torch.isnan(error), torch.full_like(error, math.inf), error)
-    top = torch.topk(ranked, min(count, error.numel())).indices.tolist()
+    # A nan error ranks as inf, but equal infinities and nan against nan are matches.
     flat_after, flat_expected = after.reshape(-1), expected.reshape(-1)
+    matched = (flat_after == flat_expected) | (flat_after.isnan() & flat_expected.isnan())
+    ranked = torch.where(matched, 0.0, ranked)
+    top = [i for i in torch.topk(ranked, min(count, error.numel())).indices.tolist()
+           if ranked[i] > 0]
     return tuple(WorstElement(_unravel(i, after.shape), i, float(error[i]), float(flat_after[i]),
                               float(flat_expected[i])) for i in top)
 

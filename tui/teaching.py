@@ -314,8 +314,11 @@ class TeachingMixin:
         worst = self.worst_indices(1)
         if worst:
             self.select(Selection(self.selection.param, worst[0]))
-        else:
+        elif self._shown is None:
             self.notify("no step yet: the errors come with a step's record")
+        else:
+            self.notify(f"no element of {self.selection.param} differs from the reference "
+                        f"at step {self._shown.step}")
 
     def worst_indices(self, count: int = 5) -> list[int]:
         """Return flat indices of the selected parameter's worst elements, worst first."""

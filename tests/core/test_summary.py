@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from optimstep.core import ParamRecord
+from optimstep.core import ParamRecord, Stepper, preset
 from optimstep.core.summary import summarise, worst_elements
 
 
@@ -62,6 +62,31 @@ def test_worst_elements_empty_when_skipped():
 def test_worst_elements_of_large_tensor_count():
     errors = torch.zeros(1000, 1000)
     errors[412, 77] = 1e-3
+    errors[0, :10] = 1e-4
     worst = worst_elements(record_with_errors(errors), 5)
     assert len(worst) == 5
     assert worst[0].index == (412, 77)
+
+
+def test_worst_elements_leave_out_exact_elements():
+    errors = torch.zeros(3, 4)
+    errors[1, 2] = 0.5
+    worst = worst_elements(record_with_errors(errors), 5)
+    assert [w.index for w in worst] == [(1, 2)]
+
+
+def test_worst_elements_match_nan_and_infinities():
+    before = torch.tensor([0.0, 0.0, 0.0])
+    update = torch.tensor([float("nan"), float("inf"), 1.0])
+    record = ParamRecord("w", 0, before, before + update, torch.ones(3), computed_update=update)
+    assert worst_elements(record, 3) == ()
+
+
+def test_worst_elements_empty_when_check_finds_equal_bits():
+    # A passing torch-order step: the summary must not list elements the check found equal.
+    stepper = Stepper.from_scenario(preset("mlp"))
+    record = stepper.run(3)[-1]
+    errors = {check.name: check.max_abs_error for check in record.checks}
+    for param in record.params:
+        assert errors[f"{param.name}.param"] == 0
+        assert worst_elements(param, 5) == ()

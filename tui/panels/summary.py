@@ -82,7 +82,10 @@ def _description(tensor: torch.Tensor) -> str:
 def _worst(param: ParamRecord, index_text: Callable[[int], str] | None) -> RenderableType:
     worst = worst_elements(param, WORST_COUNT)
     if not worst:
-        return Text("")
+        if param.skipped or param.computed_update is None:
+            return Text("")
+        return Text("no element differs from the reference: after = before + computed Δθ",
+                    style="dim", no_wrap=True, overflow="ellipsis")
     table = Table(box=None, header_style="bold", padding=(0, 2, 0, 0), pad_edge=False)
     for header in ("index", "abs error", "torch", "reference"):
         table.add_column(header, justify="left" if header == "index" else "right",
