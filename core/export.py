@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import stat
 import tempfile
@@ -181,10 +182,14 @@ class CheckTally:
     """Steps counted."""
     failed_steps: list[int] = field(default_factory=list)
     """Numbers of the steps with a failed check."""
+    first_nonfinite_loss: tuple[int, float] | None = None
+    """The first step whose loss was nan or ±inf, and that loss; None while all were finite."""
 
     def add(self, record: StepRecord) -> None:
         """Count one step."""
         self.steps += 1
+        if self.first_nonfinite_loss is None and not math.isfinite(record.loss):
+            self.first_nonfinite_loss = (record.step, record.loss)
         if not record.passed:
             self.failed_steps.append(record.step)
         for check in record.checks:

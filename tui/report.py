@@ -197,8 +197,15 @@ class Summary:
         ulps = [kind.max_ulp for kind in tally.kinds.values()]
         if ulps:
             worst_abs = max(kind.max_abs_error for kind in tally.kinds.values())
-            yield Text(f"max abs error {format_error(worst_abs)}, max ulp "
-                       f"{-1 if min(ulps) < 0 else max(ulps)} over all checks")
+            worst_ulp = ("none (non-finite values differ)" if min(ulps) < 0
+                         else str(max(ulps)))
+            yield Text(f"max abs error {format_error(worst_abs)}, max ulp {worst_ulp} "
+                       "over all checks")
+        if tally.first_nonfinite_loss is not None:
+            step, loss = tally.first_nonfinite_loss
+            yield Text(f"warning: non-finite loss ({loss}) first at step {step}: checks match "
+                       "nan with nan and inf with inf, so they pass on a diverged run",
+                       style="yellow")
         if not tally.passed:
             yield failures_table(tally)
 

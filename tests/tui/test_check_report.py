@@ -1,5 +1,6 @@
 """The Rich report of `check`: number and tensor formatting, step blocks, the summary."""
 
+import dataclasses
 import io
 import json
 import math
@@ -107,3 +108,30 @@ def test_summary_lists_failing_steps_as_ranges():
         tally.add(record)
     tally.failed_steps = [1, 2, 3, 7]
     assert "Failing steps: 1-3, 7" in render(Summary(tally))
+
+
+def tally_of(records):
+    tally = CheckTally()
+    for record in records:
+        tally.add(record)
+    return tally
+
+
+def test_summary_warns_of_nonfinite_loss():
+    scenario = dataclasses.replace(preset(), hyperparameters={"lr": 1e30})
+    tally = tally_of(Stepper.from_scenario(scenario).run(3))
+    assert tally.first_nonfinite_loss == (2, math.inf)
+    assert ("warning: non-finite loss (inf) first at step 2: checks match nan with nan and "
+            "inf with inf, so they pass on a diverged run") in render(Summary(tally), width=200)
+
+
+def test_summary_without_nonfinite_loss_has_no_warning():
+    tally = tally_of(Stepper.from_scenario(preset()).run(2))
+    assert tally.first_nonfinite_loss is None
+    assert "warning" not in render(Summary(tally))
+
+
+def test_summary_names_disagreeing_nonfinite_ulp():
+    tally = tally_of(Stepper.from_scenario(preset()).run(1))
+    next(iter(tally.kinds.values())).max_ulp = -1
+    assert "max ulp none (non-finite values differ)" in render(Summary(tally))
