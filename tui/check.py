@@ -131,6 +131,10 @@ def validate_outputs(args: argparse.Namespace) -> None:
     if args.output is not None and not args.json:
         raise UsageError("--output needs --json (it names the file of the JSON lines)")
     paths = output_paths(args)
+    for option, path in paths.items():
+        if not path.strip() or path == "-":
+            hint = " (--json without --output writes to stdout)" if option == "--output" else ""
+            raise UsageError(f"invalid {option} {path!r}: expected a file path{hint}")
     seen: dict[str, str] = {}
     for option, path in paths.items():
         key = os.path.realpath(path)

@@ -458,6 +458,19 @@ def test_output_onto_an_input_rejected_even_with_force(tmp_path, capsys, monkeyp
     assert target.read_bytes() == before
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--csv", ""], "invalid --csv '': expected a file path"),
+    (["--junit", "  "], "invalid --junit '  ': expected a file path"),
+    (["--json", "-o", "-"], "invalid --output '-': expected a file path (--json without "
+                            "--output writes to stdout)"),
+])
+def test_output_path_not_a_file_name(capsys, argv, message):
+    status, out, err = run(["check", "--steps", "1", *argv], capsys)
+    assert status == 2
+    assert out == ""
+    assert err.strip() == f"optimstep check: error: {message}"
+
+
 def test_unwritable_path(tmp_path, capsys):
     path = tmp_path / "absent" / "run.xml"
     status, _, err = run(["check", "--steps", "1", "--junit", str(path)], capsys)
