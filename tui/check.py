@@ -82,11 +82,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def handle(args: argparse.Namespace) -> int:
     """Run `optimstep check` with parsed arguments; return the exit status."""
-    if args.ranks > 1:
-        from . import distributed
+    from . import distributed
 
+    if args.ranks > 1:
         return distributed.handle(args)
     try:
+        reject_distributed_options(args)
         scenario = scenario_from_args(args)
         # check never goes back, so it keeps no history: each step's tensors are freed
         # after the next step, and the step does not pay for a snapshot. The allocator
@@ -105,6 +106,16 @@ def handle(args: argparse.Namespace) -> int:
 
 class UsageError(ValueError):
     """Options that contradict each other; the message names them."""
+
+
+def reject_distributed_options(args: argparse.Namespace) -> None:
+    """Raise UsageError when a single-process run got options of a distributed one."""
+    from .distributed import distributed_only_options
+
+    given = distributed_only_options(args)
+    if given:
+        raise UsageError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to "
+                         f"a distributed run (add --ranks 2 or more)")
 
 
 def usage_error(message: str) -> int:

@@ -51,15 +51,31 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+DEFAULT_STRATEGY = "ddp"
+DEFAULT_STEP_TIMEOUT = 10.0
+"""Seconds each step of every rank may take."""
+
+
+def distributed_only_options(args: argparse.Namespace) -> list[str]:
+    """Return the options given that only a distributed run (--ranks 2 or more) reads."""
+    given = {"--strategy": args.strategy is not None,
+             "--dist-model": args.dist_model != "scenario",
+             "--backend": args.backend != "auto",
+             "--step-timeout": args.step_timeout is not None,
+             "--consolidate": args.consolidate}
+    return [option for option, present in given.items() if present]
+
+
 def add_distributed_arguments(parser: argparse.ArgumentParser, default_ranks: int = 1) -> None:
     """Add the options of a distributed run: ranks, strategy, model, backend, deadline."""
     group = parser.add_argument_group("distributed")
     group.add_argument("--ranks", type=positive_int, default=default_ranks, metavar="N",
                        help="local rank processes; more than 1 runs a distributed check "
                             "(default: %(default)s)")
-    group.add_argument("--strategy", choices=tuple(STRATEGIES), default="ddp",
+    # None marks an option not given, so that a single-process run can reject it.
+    group.add_argument("--strategy", choices=tuple(STRATEGIES), default=None,
                        help="DistributedDataParallel, ZeroRedundancyOptimizer on DDP, or FSDP2 "
-                            "fully_shard (default: %(default)s)")
+                            f"fully_shard (default: {DEFAULT_STRATEGY})")
     group.add_argument("--dist-model", choices=MODELS, default="scenario",
                        help="what the ranks train: the scenario's model with each batch split "
                             "by rank, or a seeded two-layer MLP with a data shard per rank "
@@ -67,9 +83,9 @@ def add_distributed_arguments(parser: argparse.ArgumentParser, default_ranks: in
     group.add_argument("--backend", choices=BACKENDS, default="auto",
                        help="process group backend; auto picks nccl when every rank has its "
                             "own CUDA device, else gloo (default: %(default)s)")
-    group.add_argument("--step-timeout", type=positive_seconds, default=10.0, metavar="SECONDS",
+    group.add_argument("--step-timeout", type=positive_seconds, default=None, metavar="SECONDS",
                        help="deadline of each step on every rank, in seconds (default: "
-                            "%(default)s)")
+                            f"{DEFAULT_STEP_TIMEOUT:g})")
     group.add_argument("--consolidate", action="store_true",
                        help="with --strategy zero: after the last step, gather the sharded "
                             "optimizer state on rank 0 and check it against each owner's")
@@ -119,8 +135,9 @@ def build_run(args: argparse.Namespace) -> DistributedRun:
     for option in SINGLE_PROCESS_OUTPUTS:
         if getattr(args, option, None):
             raise ValueError(f"--{option} applies to a single-process check (--ranks 1)")
-    if args.consolidate and args.strategy != "zero":
-        raise ValueError(f"--consolidate needs --strategy zero, not {args.strategy}")
+    strategy = args.strategy or DEFAULT_STRATEGY
+    if args.consolidate and strategy != "zero":
+        raise ValueError(f"--consolidate needs --strategy zero, not {strategy}")
     base = scenario_from_args(args)
     if base.optimizer_class is not None:
         # The ranks build the optimizer by its torch name; one's own class would be dropped.
@@ -129,8 +146,9 @@ def build_run(args: argparse.Namespace) -> DistributedRun:
                          "steps torch's own optimizers only)")
     scenario = ShardedScenario(base, model=args.dist_model)
     try:
-        return DistributedRun(scenario, strategy=args.strategy, world_size=args.ranks,
-                              backend=args.backend, step_timeout=args.step_timeout)
+        return DistributedRun(scenario, strategy=strategy, world_size=args.ranks,
+                              backend=args.backend,
+                              step_timeout=args.step_timeout or DEFAULT_STEP_TIMEOUT)
     except (ScenarioError, ValueError) as error:
         # Core messages name the field ("ranks", "backend"); name the option instead.
         message = str(error).replace("invalid ranks:", "invalid --ranks:")

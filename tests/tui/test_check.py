@@ -471,6 +471,18 @@ def test_output_path_not_a_file_name(capsys, argv, message):
     assert err.strip() == f"optimstep check: error: {message}"
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--strategy", "zero"], "--strategy applies to a distributed run (add --ranks 2 or more)"),
+    (["--step-timeout", "3", "--consolidate"],
+     "--step-timeout, --consolidate apply to a distributed run (add --ranks 2 or more)"),
+])
+def test_distributed_options_rejected_on_one_process(capsys, argv, message):
+    status, out, err = run(["check", "--steps", "1", *argv], capsys)
+    assert status == 2
+    assert out == ""
+    assert err.strip() == f"optimstep check: error: {message}"
+
+
 def test_unwritable_path(tmp_path, capsys):
     path = tmp_path / "absent" / "run.xml"
     status, _, err = run(["check", "--steps", "1", "--junit", str(path)], capsys)
