@@ -227,7 +227,8 @@ def describe_failure(check: Check) -> str:
 
 
 def junit_xml(tally: CheckTally, suite: str, properties: Mapping[str, Any] | None = None,
-              time: float | None = None, error: str | None = None) -> str:
+              time: float | None = None, error: str | None = None,
+              error_type: str = "UserCodeError") -> str:
     """Return a JUnit XML report with one test case per kind of check (name and mode).
 
     A failing test case names the first failing step and its errors in the failure's
@@ -257,7 +258,7 @@ def junit_xml(tally: CheckTally, suite: str, properties: Mapping[str, Any] | Non
                             f"{kind.steps} steps, first at step {step}.")
     if error is not None:
         case = ET.SubElement(testsuite, "testcase", name="run", classname=suite)
-        ET.SubElement(case, "error", type="UserCodeError", message=error).text = error
+        ET.SubElement(case, "error", type=error_type, message=error).text = error
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 

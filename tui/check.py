@@ -24,10 +24,13 @@ from optimstep.core.allocator import keep_freed_memory
 from optimstep.core.record import StepRecord
 from optimstep.core.trace import Panels, record_to_dict
 
+from .deadline import DeadlineStepper, StepTimeout
 from .options import add_scenario_arguments, scenario_from_args
 from .report import StepReport, Summary
 
 USAGE_ERROR = 2
+RUN_FAILED = 3
+"""Exit status when a step missed its deadline (--step-timeout)."""
 """Exit status for invalid usage and for outputs that cannot be written."""
 
 BROKEN_PIPE = 141
@@ -101,6 +104,8 @@ def handle(args: argparse.Namespace) -> int:
     except OSError as error:
         return usage_error(describe_os_error(error))
     steps = args.steps if args.steps is not None else scenario.steps
+    if args.step_timeout is not None:
+        stepper = DeadlineStepper(stepper, args.step_timeout)
     return run_check(stepper, args, steps)
 
 
@@ -246,12 +251,12 @@ def _run(stepper: Any, args: argparse.Namespace, steps: int, console: Console,
             writers.csv.writeheader()
 
         panels = getattr(getattr(stepper, "rule", None), "panels", None)
-        user_error: UserCodeError | None = None
+        user_error: UserCodeError | StepTimeout | None = None
         first: StepRecord | None = None
         for _ in range(steps):
             try:
                 record = stepper.step()
-            except UserCodeError as error:
+            except (UserCodeError, StepTimeout) as error:
                 # The model, loss or optimizer raised: what ran so far is still reported.
                 user_error = error
                 break
@@ -266,15 +271,14 @@ def _run(stepper: Any, args: argparse.Namespace, steps: int, console: Console,
                 break
 
         if args.junit:
-            error = None if user_error is None else str(user_error)
             with atomic_file(args.junit, args.force) as file:
                 file.write(_junit(stepper.name, first, tally, time.perf_counter() - started,
-                                  error))
+                                  user_error))
     console.print(Summary(tally, stopped_early=args.until_fail and not tally.passed,
                           error=None if user_error is None else str(user_error)))
     if user_error is not None:
         print(f"optimstep check: error: {user_error}", file=sys.stderr)
-        return 1
+        return RUN_FAILED if isinstance(user_error, StepTimeout) else 1
     return 0 if tally.passed else 1
 
 
@@ -288,9 +292,12 @@ def _write_record(writers: _Writers, record: StepRecord, panels: Panels | None) 
 
 
 def _junit(name: str, first: StepRecord | None, tally: CheckTally, elapsed: float,
-           error: str | None) -> str:
+           error: Exception | None) -> str:
     properties = {"optimizer": first.optimizer if first else "",
                   "reference": first.reference if first else "",
                   "steps": tally.steps, "torch": torch.__version__,
                   "optimstep": __version__}
-    return junit_xml(tally, f"optimstep.{name}", properties, elapsed, error)
+    if error is None:
+        return junit_xml(tally, f"optimstep.{name}", properties, elapsed)
+    return junit_xml(tally, f"optimstep.{name}", properties, elapsed, str(error),
+                     type(error).__name__)

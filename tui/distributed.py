@@ -61,7 +61,6 @@ def distributed_only_options(args: argparse.Namespace) -> list[str]:
     given = {"--strategy": args.strategy is not None,
              "--dist-model": args.dist_model != "scenario",
              "--backend": args.backend != "auto",
-             "--step-timeout": args.step_timeout is not None,
              "--consolidate": args.consolidate}
     return [option for option, present in given.items() if present]
 
@@ -84,8 +83,10 @@ def add_distributed_arguments(parser: argparse.ArgumentParser, default_ranks: in
                        help="process group backend; auto picks nccl when every rank has its "
                             "own CUDA device, else gloo (default: %(default)s)")
     group.add_argument("--step-timeout", type=positive_seconds, default=None, metavar="SECONDS",
-                       help="deadline of each step on every rank, in seconds (default: "
-                            f"{DEFAULT_STEP_TIMEOUT:g})")
+                       help="deadline of each step, in seconds: on every rank of a distributed "
+                            f"run (default: {DEFAULT_STEP_TIMEOUT:g}), and in a single-process "
+                            "check (default: none); a step that misses it ends the run with "
+                            "exit status 3")
     group.add_argument("--consolidate", action="store_true",
                        help="with --strategy zero: after the last step, gather the sharded "
                             "optimizer state on rank 0 and check it against each owner's")

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -17,6 +18,7 @@ from optimstep.core.export import CSV_COLUMNS
 from optimstep.core.rules.adam import Adam
 from optimstep.core.trace import read_trace
 from optimstep.tui.check import run_check
+from optimstep.tui.deadline import DeadlineStepper
 from optimstep.tui.cli import build_parser, main
 
 
@@ -473,8 +475,8 @@ def test_output_path_not_a_file_name(capsys, argv, message):
 
 @pytest.mark.parametrize("argv, message", [
     (["--strategy", "zero"], "--strategy applies to a distributed run (add --ranks 2 or more)"),
-    (["--step-timeout", "3", "--consolidate"],
-     "--step-timeout, --consolidate apply to a distributed run (add --ranks 2 or more)"),
+    (["--backend", "gloo", "--consolidate"],
+     "--backend, --consolidate apply to a distributed run (add --ranks 2 or more)"),
 ])
 def test_distributed_options_rejected_on_one_process(capsys, argv, message):
     status, out, err = run(["check", "--steps", "1", *argv], capsys)
@@ -582,3 +584,55 @@ def test_user_code_error_is_a_junit_error(tmp_path, capsys):
     run_check(stepper, build_parser().parse_args(["check", "-q", "--junit", str(report)]), 5)
     error = ET.parse(report).getroot().find(".//testcase[@name='run']/error")
     assert "step 3: step raised RuntimeError: planted failure" in error.get("message")
+
+
+class HangingAdam(torch.optim.Adam):
+    """Adam whose third step waits until the test releases it, as a hung optimizer would."""
+
+    def __init__(self, *args, release, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.release = release
+
+    def step(self, closure=None):
+        if self.state and next(iter(self.state.values()))["step"].item() >= 2:
+            self.release.wait(30)
+        return super().step(closure)
+
+
+def test_step_timeout_stops_a_hung_step(tmp_path, capsys):
+    release = threading.Event()
+    built = preset().build()
+    optimizer = HangingAdam(built.model.parameters(), lr=0.1, betas=(0.9, 0.99),
+                            release=release)
+    stepper = DeadlineStepper(Stepper(built.model, optimizer, built.loss_fn, built.batches),
+                              0.5)
+    output, report = tmp_path / "run.jsonl", tmp_path / "report.xml"
+    args = build_parser().parse_args(["check", "-q", "--json", "-o", str(output), "--junit",
+                                      str(report)])
+    try:
+        status = run_check(stepper, args, 5)
+    finally:
+        release.set()
+    err = capsys.readouterr().err
+    assert status == 3
+    assert ("optimstep check: error: step 3 timed out after 0.5 s (the model, loss or optimizer "
+            "did not return; raise --step-timeout if it is only slow)") in err.splitlines()
+    assert [record.step for record in read_trace(output).records] == [1, 2]
+    error = ET.parse(report).getroot().find(".//testcase[@name='run']/error")
+    assert error.get("type") == "StepTimeout"
+
+
+def test_step_timeout_passes_steps_through(capsys):
+    stepper = DeadlineStepper(Stepper.from_scenario(preset()), 30)
+    status = run_check(stepper, build_parser().parse_args(["check", "-q"]), 3)
+    assert status == 0
+    assert stepper.step_count == 3
+
+
+def test_step_timeout_hands_on_user_errors(tmp_path, capsys):
+    built = preset().build()
+    optimizer = RaisingAdam(built.model.parameters(), lr=0.1, betas=(0.9, 0.99))
+    stepper = DeadlineStepper(Stepper(built.model, optimizer, built.loss_fn, built.batches), 30)
+    status = run_check(stepper, build_parser().parse_args(["check", "-q"]), 5)
+    assert status == 1
+    assert "step 3: step raised RuntimeError: planted failure" in capsys.readouterr().err
