@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 
 class HelpScreen(ModalScreen[None]):
-    """A modal table of keys, descriptions and binding ids; `?`, `q` or Escape closes it."""
+    """A modal table of keys and what they do; `?`, `q` or Escape closes it."""
 
     BINDINGS = [
         Binding("question_mark,q,escape", "close", "Close help", id="close-help"),
@@ -41,9 +41,8 @@ class HelpScreen(ModalScreen[None]):
         table = Table(box=None, header_style="bold", padding=(0, 2, 0, 0), pad_edge=False)
         table.add_column("keys", no_wrap=True)
         table.add_column("action")
-        table.add_column("id", style="dim", no_wrap=True)
         for binding in self.bindings:
-            table.add_row(self._keys(binding), binding.description, binding.id or "")
+            table.add_row(self._keys(binding), binding.description)
         return table
 
     def _keys(self, binding: Binding) -> str:
