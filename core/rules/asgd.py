@@ -37,6 +37,7 @@ class ASGD(Rule):
               "weight_decay": NON_NEGATIVE, **IMPLEMENTATION, **CAPTURABLE}
 
     def initial_state(self, param: torch.Tensor, group: Hyperparameters) -> dict[str, torch.Tensor]:
+        group = self.complete(group)
         dtype = step_dtype(group)
         return {"step": torch.zeros((), device=param.device, dtype=dtype),
                 "eta": torch.as_tensor(torch_scalar(group["lr"]), device=param.device,
