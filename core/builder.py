@@ -139,8 +139,9 @@ def build_optimizer(scenario: Scenario,
     folders = [Path(scenario.source).resolve().parent] if scenario.source else []
     optimizer_class = custom.load_optimizer_class(scenario.optimizer_class, folders)
     optimizer = custom.make_custom_optimizer(optimizer_class, params, scenario.hyperparameters)
-    return optimizer, custom.reference_rule(optimizer_class, scenario.reference_rule,
-                                            scenario.reference)
+    rule = custom.reference_rule(optimizer_class, scenario.reference_rule, scenario.reference)
+    custom.check_param_groups(optimizer, rule)
+    return optimizer, rule
 
 
 def param_groups(scenario: Scenario, model: torch.nn.Module) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from .rules import RULES, Rule, rule_for
+from .rules.base import MissingHyperparameterError
 from .scenario import ScenarioError
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,17 @@ def make_custom_optimizer(optimizer_class: type[torch.optim.Optimizer], params: 
     except Exception as error:  # noqa: BLE001 - the user's constructor may raise anything
         message = " ".join(str(error).split())
         raise ScenarioError(f"invalid hyper-parameters for {name}: {message}") from None
+
+
+def check_param_groups(optimizer: torch.optim.Optimizer, rule: Rule) -> None:
+    """Raise ScenarioError for the first param group that lacks a key which `rule` reads
+    and its torch optimizer gives no default. The rule fills in keys that have one."""
+    for index, group in enumerate(optimizer.param_groups):
+        try:
+            rule.complete(group)
+        except MissingHyperparameterError as error:
+            raise ScenarioError(f"invalid param group {index} of "
+                                f"{type(optimizer).__name__}: {error}") from None
 
 
 def reference_rule(optimizer_class: type[torch.optim.Optimizer], rule_name: str | None,

@@ -18,6 +18,7 @@ import torch
 
 from .checks import ulp_distance
 from .record import ParamRecord, StepRecord
+from .rules import RULES
 from .rules.base import scalar
 
 MINUS = "−"
@@ -132,8 +133,11 @@ def explain(rule_name: str, record: StepRecord, param_name: str, index: int,
     if not 0 <= index < max(count, 1):
         raise IndexError(f"invalid element index {index} for {param_name} "
                          f"(expected 0 to {count - 1})")
-    element = Element(record, param, index, record.hyperparameters[param.group],
-                      _previous_state(record, param, previous))
+    group = record.hyperparameters[param.group]
+    if rule_name in RULES:
+        # One's own optimizer may leave optional keys out, and the rule read torch's defaults.
+        group = RULES[rule_name].complete(group)
+    element = Element(record, param, index, group, _previous_state(record, param, previous))
     if param.skipped:
         return [Line("g", "", "", math.nan, "skipped: the gradient is None")]
     lines = EXPLAINERS.get(rule_name, explain_terms)(element)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from optimstep.core import DTYPES, FLAVOURS, PRESETS, Scenario, ScenarioError, Tolerance
-from optimstep.core.custom import load_optimizer_class
+from optimstep.core.custom import constructor_keys, load_optimizer_class
 from optimstep.core.presets import DEFAULT_PRESET
 from optimstep.core.rules import RULES
 from optimstep.core.scenario_file import load_scenario
@@ -118,7 +118,8 @@ def add_source_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--optimizer-class", default=None, metavar="MODULE:CLASS",
                        help="one's own torch.optim.Optimizer subclass, e.g. my_adam:MyAdam, "
                             "imported from the scenario file's folder, the current directory "
-                            "or sys.path; it gets the scenario's hyper-parameters")
+                            "or sys.path; it gets the hyper-parameters set here, and those of "
+                            "the scenario that its constructor takes")
     group.add_argument("--reference-rule", choices=sorted(RULES), default=None,
                        help="rule to check the optimizer against (default: the optimizer's "
                             "own, or for --optimizer-class the rule of its nearest "
@@ -146,15 +147,25 @@ def source_scenario(args: argparse.Namespace) -> Scenario:
         raise ScenarioError(f"invalid --preset: {args.preset!r} (expected one of "
                             f"{', '.join(PRESETS)})")
 
-    changes = {}
+    changes: dict[str, Any] = {}
     if optimizer_class is not None:
         # Importing here names the flag in errors; the build finds the module imported.
-        folders = [Path(scenario.source).resolve().parent] if scenario.source else []
-        load_optimizer_class(optimizer_class, folders, key="--optimizer-class")
+        loaded = load_optimizer_class(optimizer_class, _search_folders(scenario),
+                                      key="--optimizer-class")
         changes["optimizer_class"] = optimizer_class
+        # The preset's or file's values suit its own optimizer, so pass on only those that
+        # the class takes: Adam's betas must not reach an SGD subclass.
+        keys = constructor_keys(loaded)
+        changes["hyperparameters"] = {key: value for key, value in
+                                      scenario.hyperparameters.items()
+                                      if keys is None or key in keys}
     if reference_rule is not None:
         changes["reference_rule"] = reference_rule
     return dataclasses.replace(scenario, **changes)
+
+
+def _search_folders(scenario: Scenario) -> list[Path]:
+    return [Path(scenario.source).resolve().parent] if scenario.source else []
 
 
 def _option(args: argparse.Namespace, name: str, default: Any = None) -> Any:
@@ -163,7 +174,6 @@ def _option(args: argparse.Namespace, name: str, default: Any = None) -> Any:
 
 
 def _hyperparameters(args: argparse.Namespace, scenario: Scenario) -> dict[str, Any]:
-    values = dict(scenario.hyperparameters)
     flags = {key: _option(args, key) for key in ("lr", "eps", "weight_decay", "momentum")}
     if _option(args, "betas") is not None:
         try:
@@ -171,6 +181,29 @@ def _hyperparameters(args: argparse.Namespace, scenario: Scenario) -> dict[str, 
         except ScenarioError:
             raise ScenarioError(f"invalid --betas: {args.betas!r} (expected two numbers "
                                 "separated by a comma, e.g. 0.9,0.999)") from None
-    values.update({key: value for key, value in flags.items() if value is not None})
-    values.update(parse_setting(text) for text in _option(args, "settings", []))
-    return values
+    # Each value set on the command line, with the option and text that set it.
+    given = {key: (value, f"--{key.replace('_', '-')}", str(_option(args, key)))
+             for key, value in flags.items() if value is not None}
+    for text in _option(args, "settings", []):
+        key, value = parse_setting(text)
+        given[key] = (value, "--set", text)
+    _check_own_class_keys(scenario, given)
+    return {**scenario.hyperparameters, **{key: value for key, (value, *_) in given.items()}}
+
+
+def _check_own_class_keys(scenario: Scenario, given: dict[str, tuple[Any, str, str]]) -> None:
+    """Raise ScenarioError, naming the option, for a value set on the command line that the
+    scenario's own optimizer class does not take."""
+    if scenario.optimizer_class is None or not given:
+        return
+    try:
+        optimizer_class = load_optimizer_class(scenario.optimizer_class,
+                                               _search_folders(scenario))
+    except ScenarioError:
+        return  # The build reports a class that does not load, naming the file's key.
+    keys = constructor_keys(optimizer_class)
+    for key, (_, option, text) in given.items():
+        if keys is not None and key not in keys:
+            raise ScenarioError(f"invalid {option}: {text!r} ({optimizer_class.__name__} "
+                                f"takes no {key!r}; it accepts "
+                                f"{', '.join(keys) or 'no hyper-parameters'})")

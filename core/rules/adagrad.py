@@ -35,7 +35,7 @@ class Adagrad(Rule):
               **IMPLEMENTATION, **FUSED}
 
     def initial_state(self, param: torch.Tensor, group: Hyperparameters) -> dict[str, torch.Tensor]:
-        value = group["initial_accumulator_value"]
+        value = self.complete(group)["initial_accumulator_value"]
         # torch fills both the real and the imaginary part of a complex accumulator.
         fill = complex(value, value) if param.is_complex() else value
         return {"step": step_counter(param, group),

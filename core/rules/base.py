@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -118,6 +119,18 @@ class RuleOutput:
 Hyperparameters = dict[str, Any]
 
 
+class MissingHyperparameterError(ValueError):
+    """A param group lacks a key that the rule reads and the torch optimizer has no default for."""
+
+
+@functools.cache
+def constructor_defaults(optimizer_class: type[torch.optim.Optimizer]) -> dict[str, Any]:
+    """Return the keyword arguments of the class's constructor that have a default."""
+    parameters = inspect.signature(optimizer_class.__init__).parameters
+    return {name: parameter.default for name, parameter in parameters.items()
+            if parameter.default is not inspect.Parameter.empty}
+
+
 class Rule:
     """A reference implementation of one optimizer's update for a single parameter.
 
@@ -162,13 +175,35 @@ class Rule:
         return checked
 
     @classmethod
+    def complete(cls, group: Mapping[str, Any]) -> Hyperparameters:
+        """Return `group` with torch's default for each key it lacks.
+
+        torch fills every param group from the constructor's arguments, so a group of a torch
+        optimizer has every key. One's own optimizer may leave optional keys out, such as an
+        SGD without `dampening`. The rule then reads the default of `optimizer_class`'s
+        constructor, as torch would. Raise MissingHyperparameterError for a key in
+        `hyperparameters` that the group lacks and the constructor gives no default.
+        """
+        defaults = constructor_defaults(cls.optimizer_class)
+        for key in cls.hyperparameters:
+            if key not in group and key not in defaults:
+                raise MissingHyperparameterError(
+                    f"missing hyper-parameter {key!r} (the {cls.title} rule reads it and "
+                    f"{cls.optimizer_class.__name__} has no default for it; expected it in "
+                    f"every param group)")
+        if all(key in group for key in defaults):
+            return group if isinstance(group, dict) else dict(group)
+        return {**defaults, **group}
+
+    @classmethod
     def check_combination(cls, values: Mapping[str, Any]) -> None:
         """Raise ValueError if hyper-parameters that are valid alone conflict together."""
         if values.get("fused") and values.get("foreach"):
             raise ValueError("invalid fused=True with foreach=True (choose at most one)")
 
     def initial_state(self, param: torch.Tensor, group: Hyperparameters) -> dict[str, torch.Tensor]:
-        """Return the state torch creates before a parameter's first step."""
+        """Return the state torch creates before a parameter's first step. `group` may lack
+        optional keys, so an implementation that reads one calls `complete` first."""
         raise NotImplementedError
 
     def run(
@@ -188,6 +223,7 @@ class Rule:
         NOTE: in float16 and bfloat16, torch's accumulators round at every step (β2·v can
         round back to v), so a textbook state carried from step 1 drifts from torch's.
         """
+        group = self.complete(group)
         if self.flavour != "textbook":
             return self.step(param, grad, state, group)
         output = self.step(_widen(param), _widen(grad),
@@ -205,7 +241,8 @@ class Rule:
         state: dict[str, torch.Tensor],
         group: Hyperparameters,
     ) -> RuleOutput:
-        """Compute one step for one parameter from its state before the step."""
+        """Compute one step for one parameter from its state before the step. `run` passes
+        a `group` that `complete` filled in; a caller of `step` itself passes a complete one."""
         raise NotImplementedError
 
 

@@ -32,6 +32,7 @@ class RMSprop(Rule):
               "momentum": NON_NEGATIVE, "centered": Flag(), **IMPLEMENTATION, **CAPTURABLE}
 
     def initial_state(self, param: torch.Tensor, group: Hyperparameters) -> dict[str, torch.Tensor]:
+        group = self.complete(group)
         state = {"step": step_counter(param, group),
                  "square_avg": torch.zeros_like(param, memory_format=torch.preserve_format)}
         if group["momentum"] > 0:

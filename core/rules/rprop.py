@@ -35,7 +35,7 @@ class Rprop(Rule):
               **IMPLEMENTATION, **CAPTURABLE}
 
     def initial_state(self, param: torch.Tensor, group: Hyperparameters) -> dict[str, torch.Tensor]:
-        lr = torch_scalar(group["lr"])
+        lr = torch_scalar(self.complete(group)["lr"])
         # A complex parameter's real and imaginary parts each start at the learning rate.
         fill = complex(lr, lr) if param.is_complex() else lr
         return {"step": step_counter(param, group),

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optimstep.core import RULES, Stepper
+from optimstep.core.checks import Tolerance
 
 STEPS = 20
 """Steps per example: enough for RAdam's rectification and Adagrad's decay to start."""
@@ -117,7 +118,8 @@ def cases(draw, name: str):
     return dtype, shapes, hyperparameters, second_lr, seed, scale
 
 
-def run_case(name: str, case, reference: str = "torch") -> list:
+def run_case(name: str, case, reference: str = "torch",
+             tolerance: Tolerance | None = None) -> list:
     """Step the case's model STEPS times and return the records."""
     dtype, shapes, hyperparameters, second_lr, seed, scale = case
     model = Toy(shapes, dtype, seed)
@@ -127,7 +129,7 @@ def run_case(name: str, case, reference: str = "torch") -> list:
     optimizer = RULES[name].optimizer_class(groups, **hyperparameters)
     size = sum(p.numel() for p in params)
     stepper = Stepper(model, optimizer, squared_error, batches(size, dtype, seed, scale),
-                      reference=reference)
+                      reference=reference, tolerance=tolerance)
     return stepper.run(STEPS)
 
 
@@ -157,12 +159,67 @@ def textbook_cases(draw, name: str):
     return (draw(st.sampled_from([torch.float64, torch.float32])), *rest)
 
 
+ASGD_FOREACH_FLOAT64 = Tolerance(rtol=1e-6, atol=1e-7)
+"""Textbook tolerance for float64 parameters under foreach ASGD. torch 2.13 computes the
+step size η there in float32 arithmetic from the float32 `step`, so its η lies up to 3
+float32 ulps (2.4e-7 relative, the max over 20,000 random draws) from the formula rounded
+once to float32. The carried parameter and average ā inherit that error, which exceeds
+float64's default rtol of 1e-7."""
+
+
+def textbook_tolerance(name: str, case) -> Tolerance | None:
+    """Return the tolerance for the textbook flavour on `case`, or None for the dtype's."""
+    dtype, _, hyperparameters, *_ = case
+    if name == "asgd" and hyperparameters.get("foreach") and dtype == torch.float64:
+        return ASGD_FOREACH_FLOAT64
+    return None
+
+
 @pytest.mark.parametrize("name", sorted(RULES))
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_textbook_reference_agrees_within_tolerance(name, data):
     case = data.draw(textbook_cases(name))
 
-    records = run_case(name, case, reference="textbook")
+    records = run_case(name, case, reference="textbook", tolerance=textbook_tolerance(name, case))
+
+    assert all(record.passed for record in records), first_failure(records)
+
+
+# Examples hypothesis found: in both, the carried average ā of a diverging parameter missed
+# float64's default tolerance, at step 11 and step 9.
+ASGD_FOREACH_EXAMPLES = [
+    (torch.float64, [(1,), (1,)], {"lr": 0.125, "lambd": 0.0005423768296781143, "alpha": 1.0,
+                                   "t0": 0.0, "weight_decay": 0.0, "maximize": False,
+                                   "foreach": True}, None, 0, 10.0),
+    (torch.float64, [(1,)], {"lr": 0.3125, "lambd": 0.00011084161128684648, "alpha": 1.0,
+                             "t0": 0.0, "weight_decay": 0.0, "maximize": False,
+                             "foreach": True}, None, 0, 10.0),
+]
+
+
+@pytest.mark.parametrize("case", ASGD_FOREACH_EXAMPLES)
+def test_textbook_asgd_foreach_float64(case):
+    tolerance = textbook_tolerance("asgd", case)
+
+    records = run_case("asgd", case, reference="textbook", tolerance=tolerance)
+
+    assert all(record.passed for record in records), first_failure(records)
+
+
+@pytest.mark.parametrize("case", ASGD_FOREACH_EXAMPLES)
+def test_torch_asgd_foreach_float64_is_exact(case):
+    records = run_case("asgd", case)
+
+    assert all(check.max_ulp == 0 for record in records for check in record.checks)
+
+
+@pytest.mark.parametrize("case", ASGD_FOREACH_EXAMPLES)
+def test_textbook_asgd_single_float64_default_tolerance(case):
+    # The single-tensor path computes η in float64 and rounds it once, as the formula does.
+    dtype, shapes, hyperparameters, *rest = case
+    single = (dtype, shapes, {**hyperparameters, "foreach": False}, *rest)
+
+    records = run_case("asgd", single, reference="textbook")
 
     assert all(record.passed for record in records), first_failure(records)
