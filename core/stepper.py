@@ -127,6 +127,9 @@ class Stepper:
         self.loss_fn = loss_fn
         self.batches = tuple(batches)
         self.rule = rule or rule_for(optimizer, reference)
+        for group in optimizer.param_groups:
+            # A group lacking a key the rule needs fails here, not at step 1.
+            self.rule.complete(group)
         self.tolerance = tolerance
         """Tolerance override; None uses each parameter dtype's default."""
         self.name = name

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from optimstep.core import RULES, Scenario, ScenarioError, Stepper, UserCodeError
+from optimstep.core import RULES, Scenario, ScenarioError, Stepper
 from optimstep.core.custom import check_param_groups
 from optimstep.core.explain import explain
 from optimstep.core.rules.base import MissingHyperparameterError
@@ -137,11 +137,9 @@ def test_key_without_default_present_passes():
     assert RateRule.complete({"rate": 0.1}) == {"rate": 0.1}
 
 
-def test_stepper_missing_key_message_is_one_line():
-    stepper = rate_stepper(AttributeRateSGD)
-
-    with pytest.raises(UserCodeError) as caught:
-        stepper.step()
+def test_stepper_missing_key_rejected_at_construction():
+    with pytest.raises(MissingHyperparameterError) as caught:
+        rate_stepper(AttributeRateSGD)
 
     assert "\n" not in str(caught.value)
     assert "missing hyper-parameter 'rate' (the Rate rule" in str(caught.value)
