@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from optimstep.core import Scenario, ScenarioError, Stepper
+from optimstep.core import Scenario, ScenarioError, Stepper, preset
+from optimstep.core.rules.adam import Adam
 from optimstep.core.custom import constructor_keys, load_optimizer_class
 
 HERE = Path(__file__).parent
@@ -162,23 +163,32 @@ def test_search_path_is_restored(tmp_path, monkeypatch):
     assert sys.path == before
 
 
-def test_rule_missing_hyperparameter_is_reference_error():
-    from optimstep.core import UserCodeError
-    from optimstep.core.rules.base import MissingHyperparameterError
-    from partial_groups import AttributeRateSGD, rate_stepper
+class FailingAdamRule(Adam):
+    """The Adam rule with a bug: its step raises."""
 
-    stepper = rate_stepper(AttributeRateSGD)
+    def step(self, param, grad, state, group):
+        raise RuntimeError("planted reference failure")
+
+
+def failing_reference_stepper():
+    built = preset().build()
+    return Stepper(built.model, built.optimizer, built.loss_fn, built.batches,
+                   rule=FailingAdamRule())
+
+
+def test_rule_error_is_reference_error():
+    from optimstep.core import UserCodeError
+
     with pytest.raises(UserCodeError) as caught:
-        stepper.step()
-    assert caught.value.phase == "reference"
-    assert isinstance(caught.value.error, MissingHyperparameterError)
+        failing_reference_stepper().step()
+    assert (caught.value.phase, str(caught.value.error)) == (
+        "reference", "planted reference failure")
 
 
 def test_reference_error_restores_parameters():
     from optimstep.core import UserCodeError
-    from partial_groups import AttributeRateSGD, rate_stepper
 
-    stepper = rate_stepper(AttributeRateSGD)
+    stepper = failing_reference_stepper()
     with pytest.raises(UserCodeError):
         stepper.step()
     assert stepper.model.weight.item() == -0.5
