@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from .figures import Figure, Sample, Target
+from .startup import READY
 from .terminal import TERM, Terminal, optimstep_command, terminal_environment
 
 TARGET = Target(2048, on_ratio=False, text="≤ 2 KiB at 80x24")
@@ -41,7 +42,8 @@ def single_steps(columns: int, rows: int, steps: int, threads: int | None) -> Fi
     measured apart from the steady state of steps 2 on.
     """
     with Terminal(optimstep_command(), columns, rows, terminal_environment(threads)) as terminal:
-        terminal.read_until(rb"step 0", FIRST_FRAME_TIMEOUT_SECONDS)
+        # A step requested while the optimizer is built runs only once it is built.
+        terminal.read_until(READY, FIRST_FRAME_TIMEOUT_SECONDS)
         terminal.read_until_quiet(QUIET_SECONDS, 30)
         first_frame = len(terminal.output)
         start = len(terminal.output)
@@ -50,7 +52,7 @@ def single_steps(columns: int, rows: int, steps: int, threads: int | None) -> Fi
             terminal.send(b"n")
             counts.append(len(terminal.read_until_quiet(QUIET_SECONDS, 30)))
         logged_step = last_logged_step(bytes(terminal.output[start:]))
-    notes = (f"TERM={TERM}; first frame {first_frame:,} B; step 1 {counts[0]:,} B; "
+    notes = (f"TERM={TERM}; frames until ready {first_frame:,} B; step 1 {counts[0]:,} B; "
              f"steps 2 to {steps} below",)
     if logged_step != steps:
         notes += (f"the log's last step read {logged_step}, not {steps}: steps were lost or the log "
@@ -63,7 +65,7 @@ def single_steps(columns: int, rows: int, steps: int, threads: int | None) -> Fi
 def autoplay(columns: int, rows: int, threads: int | None) -> Figure:
     """Run autoplay (`p`) for AUTOPLAY_SECONDS at its default speed; count bytes per step."""
     with Terminal(optimstep_command(), columns, rows, terminal_environment(threads)) as terminal:
-        terminal.read_until(rb"step 0", FIRST_FRAME_TIMEOUT_SECONDS)
+        terminal.read_until(READY, FIRST_FRAME_TIMEOUT_SECONDS)
         terminal.read_until_quiet(QUIET_SECONDS, 30)
         terminal.send(b"n")
         terminal.read_until_quiet(QUIET_SECONDS, 30)

@@ -56,7 +56,7 @@ QUICK = Plan(startups=1, presses=2, large_presses=1, check_steps=(3, 2, 2, 0), o
 def run_group(name: str, plan: Plan, threads: int) -> list[Figure]:
     """Run the benchmark called `name` (one of GROUPS) and return its figures."""
     if name == "startup":
-        return [startup(plan.startups, threads)]
+        return startup(plan.startups, threads)
     if name == "keypress":
         return [keypress_latency(models.default(), plan.presses, target=TARGETS["default"]),
                 keypress_latency(plan.large(), plan.large_presses, target=TARGETS["large"])]

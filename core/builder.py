@@ -10,7 +10,7 @@ import torch
 
 from . import custom, models
 from .data import make_batches
-from .rules import RULES, Rule
+from .rules import RULES, Rule, rule_for
 from .scenario import Scenario, ScenarioError, _require
 
 Batches = tuple[tuple[torch.Tensor, torch.Tensor], ...]
@@ -66,6 +66,35 @@ def check_device(name: Any) -> None:
                  "cpu: MPS is not available on this machine")
     else:
         _require(device.type == "cpu", "device", name, allowed)
+
+
+def check_buildable(scenario: Scenario) -> Rule:
+    """Raise the ScenarioErrors a build would raise, short of constructing the optimizer;
+    return the rule the build will check the optimizer against.
+
+    The first torch optimizer constructed in a process imports torch._dynamo, because
+    torch 2.13 wraps `Optimizer.add_param_group` in `torch._disable_dynamo`. That took
+    1.0-1.3 s on a shared 2-core AMD EPYC, so an app can call this, draw, and build
+    afterwards. This builds the model and batches once and drops them. Only the
+    optimizer's own checks (torch's, or those of one's own class's constructor) are left
+    to the build.
+    """
+    try:
+        model = build_model(scenario)
+        build_batches(scenario)
+        if scenario.param_groups:
+            param_groups(scenario, model)
+        if scenario.reference_rule is not None:
+            return RULES[scenario.reference_rule](scenario.reference)
+        if scenario.optimizer_class is None:
+            # What the Stepper picks for the optimizer that make_optimizer constructs.
+            return rule_for(scenario.rule.optimizer_class, scenario.reference)
+        folders = [Path(scenario.source).resolve().parent] if scenario.source else []
+        optimizer_class = custom.load_optimizer_class(scenario.optimizer_class, folders)
+        return custom.reference_rule(optimizer_class, scenario.reference_rule,
+                                     scenario.reference)
+    except ScenarioError as error:
+        raise located(scenario, error) from None
 
 
 def located(scenario: Scenario, error: ScenarioError) -> ScenarioError:

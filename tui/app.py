@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -16,13 +17,14 @@ from textual.logging import TextualHandler
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
-from optimstep.core import NoMoreSteps, StepRecord, UserCodeError
+from optimstep.core import NoMoreSteps, ScenarioError, StepRecord, UserCodeError
 from optimstep.core.stepper import group_hyperparameters
 
 from .commands import SelectionCommands
 from .export_actions import ExportActions
 from .help import HelpScreen
-from .messages import PositionChanged, SourceExhausted, SourceReset, StepFailed, StepsCompleted
+from .messages import (BuildFailed, PositionChanged, SourceBuilt, SourceExhausted, SourceReset,
+                       StepFailed, StepsCompleted)
 from .panels import (OTHER_TITLE, AssertionLog, GradientsPanel, ParametersPanel, RecordPanel,
                      Start, StatusHeader, TermsPanel, UpdatesPanel, describe_optimizer)
 from .teaching import HELP_NOTES, TEACHING_BINDINGS, TeachingMixin
@@ -33,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 FAST_FORWARD_STEPS = 10
 """Steps taken by `f`."""
+
+USAGE_ERROR = 2
+"""Exit status when building the source raised ScenarioError, as for other invalid input."""
 
 
 class Source(Protocol):
@@ -88,7 +93,13 @@ class OptimstepApp(TeachingMixin, HistoryActions, ExportActions, App[int]):
         *TEACHING_BINDINGS,
     ]
 
-    def __init__(self, source: Source, *, ascii_only: bool = False) -> None:
+    def __init__(self, source: Source, *, ascii_only: bool = False,
+                 build: Callable[[], Source] | None = None) -> None:
+        """Open the app on `source`.
+
+        With `build`, `source` is a placeholder (see `deferred`) until `build()` has returned
+        the real source in a thread, which starts once the first frame is drawn.
+        """
         super().__init__()
         self.source = source
         self.start = read_start(source)
@@ -97,20 +108,38 @@ class OptimstepApp(TeachingMixin, HistoryActions, ExportActions, App[int]):
         self._tickets = itertools.count()
         self._serving = 0
         self._turn = threading.Condition()
+        self._build = build
+        self._build_ticket: int | None = None
+        self.build_status = ""
+        """Text shown while the source is built, e.g. `building Adam…`; empty once built."""
+        self.build_error: Exception | None = None
+        """The exception building the source raised, which made the app exit; else None."""
+        if build is not None:
+            # The build holds the first turn, so requests made meanwhile wait for the source.
+            self._build_ticket = next(self._tickets)
+            self.build_status = f"building {self.start.optimizer or source.name}…"
         self._log_handler = TextualHandler()
         self._init_teaching(ascii_only)
 
+    @classmethod
+    def deferred(cls, name: str, rule: Any, build: Callable[[], Source], *,
+                 ascii_only: bool = False) -> OptimstepApp:
+        """Return an app that draws at once and builds its source (`build()`) afterwards.
+
+        `name` and `rule` are the source's, known before the build, so the header and the
+        rule's panels show from the first frame. The CLI opens the app this way because
+        constructing the first torch optimizer imports torch._dynamo (see
+        `core.builder.check_buildable`).
+        """
+        return cls(PendingSource(name, rule), ascii_only=ascii_only, build=build)
+
     def compose(self) -> ComposeResult:
-        panels = tuple(getattr(self.source.rule, "panels", ()))
         yield StatusHeader(id="header")
         yield from self.compose_presentation()
         with Container(id="panels"):
             yield ParametersPanel(id="parameters")
             yield GradientsPanel(id="gradients")
-            for title, names in panels:
-                yield TermsPanel(title, names)
-            claimed = {name for _, names in panels for name in names}
-            yield TermsPanel(OTHER_TITLE, None, exclude=claimed, id="other-terms")
+            yield from self._terms_panels()
             yield UpdatesPanel(id="updates")
         yield from self.compose_views()
         # The title sits on a container, so scrolling the log does not repaint it.
@@ -120,11 +149,27 @@ class OptimstepApp(TeachingMixin, HistoryActions, ExportActions, App[int]):
         yield Footer(show_command_palette=False, compact=True)
         yield from self.compose_too_small()
 
+    def _terms_panels(self) -> ComposeResult:
+        """Yield a TermsPanel per panel of the source's rule, then one for the other terms."""
+        panels = tuple(getattr(self.source.rule, "panels", ()))
+        self._rule_panels = panels
+        for title, names in panels:
+            yield TermsPanel(title, names)
+        claimed = {name for _, names in panels for name in names}
+        yield TermsPanel(OTHER_TITLE, None, exclude=claimed, id="other-terms")
+
     def on_mount(self) -> None:
         logging.getLogger("optimstep").addHandler(self._log_handler)
-        header = self.query_one(StatusHeader)
-        header.scenario = self.source.name
-        header.reference = self.source.reference
+        if self._build is None:
+            self._show_source()
+            return
+        self._show_building()
+        # A thread that imports holds the GIL for long stretches, so it starts only once
+        # the first frame is out.
+        self.call_after_refresh(self._build_source)
+
+    def _show_source(self) -> None:
+        self._show_header()
         # No request runs yet, so the source can be read from this thread.
         self._show_position(read_position(self.source))
         records = list(self.source.records)
@@ -134,8 +179,79 @@ class OptimstepApp(TeachingMixin, HistoryActions, ExportActions, App[int]):
         log.show_records(records)
         self._mount_teaching()
 
+    def _show_header(self) -> None:
+        header = self.query_one(StatusHeader)
+        header.scenario = self.source.name
+        header.reference = self.source.reference
+
     def on_unmount(self) -> None:
         logging.getLogger("optimstep").removeHandler(self._log_handler)
+        # Requests still waiting for the build's turn then end without running, because the
+        # source was never built.
+        self._end_build_turn()
+
+    # Building the source after the first frame.
+
+    def _show_building(self) -> None:
+        self._show_header()
+        self.query_one(StatusHeader).optimizer = self.build_status
+        text = Text(self.build_status, style="dim", no_wrap=True, overflow="ellipsis")
+        for panel in self.query(RecordPanel):
+            # The catch-all panel stays hidden until a record names its terms.
+            panel.display = not (isinstance(panel, TermsPanel) and panel.names is None)
+            panel.replace_content(text)
+        self.query_one(AssertionLog).write(Text(
+            f"step 0: {self.build_status}; steps requested meanwhile run when it is ready",
+            style="dim", no_wrap=True, overflow="ellipsis"))
+        self._mount_teaching()
+
+    @work(thread=True, group="build", exit_on_error=False)
+    def _build_source(self) -> None:
+        try:
+            source = self._build()
+            start = read_start(source)
+        except Exception as error:  # any error of the build is the command's to report
+            logger.warning("building the source failed: %s: %s", type(error).__name__, error,
+                           exc_info=True)
+            self.post_message(BuildFailed(error))
+            return
+        self.post_message(SourceBuilt(source, start))
+
+    async def on_source_built(self, message: SourceBuilt) -> None:
+        # The build still holds the first turn, so no request reads the source meanwhile.
+        self.source = message.source
+        self.start = message.start
+        self.build_status = ""
+        self._base_rule = self.source.rule
+        self._loss_surface = self._make_loss_surface()
+        if tuple(getattr(self.source.rule, "panels", ())) != self._rule_panels:
+            await self.query(TermsPanel).remove()
+            await self.query_one("#panels").mount_all(self._terms_panels(), before="#updates")
+        self._show_source()
+        self._end_build_turn()
+
+    def on_build_failed(self, message: BuildFailed) -> None:
+        self.build_error = message.error
+        self.exit(build_error_status(message.error))
+
+    def _end_build_turn(self) -> None:
+        if self._build_ticket is None:
+            return
+        self._build_ticket = None
+        with self._turn:
+            self._serving += 1
+            self._turn.notify_all()
+
+    def still_building(self) -> bool:
+        """Return whether the source is still being built, telling the user so if it is.
+
+        Actions that read the source at once call this; requests that wait their turn
+        (steps, reset, go to, autoplay, export) need not.
+        """
+        if self.build_status:
+            self.notify(f"{self.build_status} (try again once the panels show values)",
+                        severity="warning", markup=False)
+        return bool(self.build_status)
 
     def action_step(self, count: int) -> None:
         """Take `count` steps in the worker; the panels update once, at the end."""
@@ -209,7 +325,8 @@ class OptimstepApp(TeachingMixin, HistoryActions, ExportActions, App[int]):
         with self._turn:
             self._turn.wait_for(lambda: self._serving == ticket)
         try:
-            if not get_current_worker().is_cancelled:
+            # A request queued behind a build that never finished (the app quit) is dropped.
+            if not get_current_worker().is_cancelled and not self.build_status:
                 job(*args)
                 self.post_message(PositionChanged(read_position(self.source)))
         finally:
@@ -244,6 +361,42 @@ class OptimstepApp(TeachingMixin, HistoryActions, ExportActions, App[int]):
     def _reset(self) -> None:
         self.source.reset()
         self.post_message(SourceReset())
+
+
+class PendingSource:
+    """A placeholder for a source while it is built: its name and rule, and no steps yet."""
+
+    records: tuple[StepRecord, ...] = ()
+    step_count = 0
+
+    def __init__(self, name: str, rule: Any) -> None:
+        self.name = name
+        self.rule = rule
+
+    @property
+    def reference(self) -> str:
+        return getattr(self.rule, "flavour", "torch")
+
+    def step(self) -> StepRecord:
+        raise RuntimeError(f"{self.name} is still being built")
+
+    def reset(self) -> None:
+        raise RuntimeError(f"{self.name} is still being built")
+
+
+def build_error_status(error: Exception) -> int:
+    """Return the exit status for an error of building the source: 2 for an invalid scenario,
+    1 for anything else, such as one's own optimizer or model code raising."""
+    return USAGE_ERROR if isinstance(error, ScenarioError) else 1
+
+
+def describe_build_error(error: Exception) -> str:
+    """Return one line on why building the source failed."""
+    if isinstance(error, (ScenarioError, UserCodeError)):
+        text = str(error)
+    else:
+        text = f"building the run raised {type(error).__name__}: {error}"
+    return " ".join(text.split())
 
 
 def read_start(source: Source) -> Start:

@@ -60,17 +60,28 @@ def _run_app(args: argparse.Namespace) -> int:
 
         return open_app(args)
     from optimstep.core import ScenarioError, Stepper
+    from optimstep.core.builder import check_buildable
 
     from .options import scenario_from_args
 
     try:
-        stepper = Stepper.from_scenario(scenario_from_args(args))
+        scenario = scenario_from_args(args)
+        rule = check_buildable(scenario)
     except ScenarioError as error:
         print(f"optimstep: error: {error}", file=sys.stderr)
         return USAGE_ERROR
-    from .app import OptimstepApp
+    from .app import OptimstepApp, describe_build_error
 
-    return OptimstepApp(stepper, ascii_only=args.ascii).run() or 0
+    # The app draws its first frame before the optimizer is built, because constructing the
+    # first optimizer imports torch._dynamo (see check_buildable). What only the build can
+    # reject (torch's checks of hyper-parameters, one's own optimizer's constructor) ends
+    # the app, and the same one-line error follows.
+    app = OptimstepApp.deferred(scenario.name, rule, lambda: Stepper.from_scenario(scenario),
+                                ascii_only=args.ascii)
+    status = app.run()
+    if app.build_error is not None:
+        print(f"optimstep: error: {describe_build_error(app.build_error)}", file=sys.stderr)
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -230,6 +230,8 @@ class ExportActions:
 
     def action_copy(self: OptimstepApp) -> None:
         """Copy the shown step's values as text to the terminal's clipboard (OSC 52)."""
+        if self.still_building():
+            return
         record = self.shown_record
         self.copy_to_clipboard(record_text(record, self.start))
         step = record.step if record else 0

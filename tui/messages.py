@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from textual.message import Message
 
 from optimstep.core import StepRecord
 from optimstep.core.history import HyperparameterEdit
 
+from .panels.base import Start
 from .position import Position
+
+
+@dataclass
+class SourceBuilt(Message):
+    """The source the app was opened to build is ready, read before any request runs."""
+
+    source: Any
+    """The built source, e.g. a Stepper."""
+    start: Start
+    """Its state before step 1."""
+
+
+@dataclass
+class BuildFailed(Message):
+    """Building the source raised; the app exits and the command reports the error."""
+
+    error: Exception
+    """The exception the build raised."""
 
 
 @dataclass

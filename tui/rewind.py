@@ -84,6 +84,8 @@ class HistoryActions:
 
     def action_back(self: OptimstepApp, steps: int) -> None:
         """Go back `steps` steps."""
+        if self.still_building():
+            return
         if not self._can_go_back():
             return
         self._request(self._move_back, steps)
@@ -219,6 +221,8 @@ class HistoryActions:
 
     def action_edit(self: OptimstepApp) -> None:
         """Open the edit form on the current step's hyper-parameters."""
+        if self.still_building():
+            return
         if not hasattr(self.source, "set_hyperparameters"):
             self.notify(f"{self.source.name} cannot change hyper-parameters: edits need a live "
                         "optimizer, and a trace only replays recorded steps",

@@ -291,6 +291,8 @@ class TeachingMixin:
 
     def action_view(self, view: str) -> None:
         """Show `view` in place of the record panels; the same key again returns to them."""
+        if self.still_building():
+            return
         self.view = "panels" if self.view == view else view
         for name in VIEWS:
             self.set_class(self.view == name, f"-view-{name}")
@@ -303,14 +305,20 @@ class TeachingMixin:
 
     def action_select_param(self, offset: int) -> None:
         """Select the parameter `offset` places on."""
+        if self.still_building():
+            return
         self.select(next_param(self.selection, self.param_shapes(), offset))
 
     def action_select_element(self, offset: int) -> None:
         """Select the element `offset` places on within the parameter."""
+        if self.still_building():
+            return
         self.select(next_element(self.selection, self.param_shapes(), offset))
 
     def action_select_worst(self) -> None:
         """Select the element of the parameter with the largest error of the param check."""
+        if self.still_building():
+            return
         worst = self.worst_indices(1)
         if worst:
             self.select(Selection(self.selection.param, worst[0]))
@@ -334,6 +342,8 @@ class TeachingMixin:
 
     def action_toggles(self) -> None:
         """Open the teaching toggles."""
+        if self.still_building():
+            return
         from .toggles import TogglesScreen
 
         available = self._available_variants()
@@ -353,6 +363,8 @@ class TeachingMixin:
 
     def flip_variant(self, variant: str) -> None:
         """Switch one teaching variant on or off, if the run allows it."""
+        if self.still_building():
+            return
         available = self._available_variants()
         if available is None or available.get(variant) is not None:
             self.notify(f"the teaching variant {VARIANTS[variant]!r} does not apply here",

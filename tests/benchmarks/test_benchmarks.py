@@ -6,6 +6,8 @@ reports them.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from benchmarks import models
@@ -16,7 +18,7 @@ from benchmarks.keypress import keypress_latency
 from benchmarks.output import last_logged_step, single_steps
 from benchmarks.overhead import check_overhead
 from benchmarks.page import BEGIN, END, results_block, write_results
-from benchmarks.startup import startup
+from benchmarks.startup import READY, startup
 
 TINY = models.large_mlp(width=4, samples=2)
 
@@ -101,5 +103,19 @@ def test_single_steps_in_terminal():
 
 @pytest.mark.slow
 def test_startup_times_both():
-    figure = startup(repeat=1, threads=1)
-    assert (len(figure.measured.values), len(figure.baseline.values)) == (1, 1)
+    first_frame, ready = startup(repeat=1, threads=1)
+    assert (len(first_frame.measured.values), len(first_frame.baseline.values)) == (1, 1)
+    assert (len(ready.measured.values), len(ready.baseline.values)) == (1, 1)
+
+
+@pytest.mark.slow
+def test_startup_ready_after_first_frame():
+    first_frame, ready = startup(repeat=1, threads=1)
+    assert ready.measured.median >= first_frame.measured.median
+    assert ready.baseline is first_frame.baseline
+
+
+def test_ready_text_not_in_building_frame():
+    # The first frame shows "building Adam…" in the log; the ready text replaces it.
+    assert re.search(READY, b"step 0: initial values; press n to step")
+    assert not re.search(READY, b"step 0: building Adam\xe2\x80\xa6; steps requested")
