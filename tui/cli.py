@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import concurrent.futures
+import os
+import threading
+import time
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from optimstep import __version__
 
@@ -78,10 +84,46 @@ def _run_app(args: argparse.Namespace) -> int:
     # the app, and the same one-line error follows.
     app = OptimstepApp.deferred(scenario.name, rule, lambda: Stepper.from_scenario(scenario),
                                 ascii_only=args.ascii)
-    status = app.run()
+    status = run_app(app)
     if app.build_error is not None:
         print(f"optimstep: error: {describe_build_error(app.build_error)}", file=sys.stderr)
     return status or 0
+
+
+STEP_GRACE_SECONDS = 2.0
+"""How long a quit waits for a step still running in the model, loss or optimizer."""
+
+WORKER_PREFIX = "optimstep-worker"
+"""Name prefix of the threads that run the app's steps."""
+
+
+def run_app(app: Any) -> Any:
+    """Run a Textual app; when it quits during a step that does not return, exit anyway.
+
+    Steps run on the event loop's default executor. asyncio.run would wait for them when the
+    app ends, so a step that hangs in user code would keep the process alive forever. Here
+    the process waits STEP_GRACE_SECONDS for the step, then exits without it.
+    """
+    loop = asyncio.new_event_loop()
+    executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix=WORKER_PREFIX)
+    loop.set_default_executor(executor)
+    try:
+        status = app.run(loop=loop)
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + STEP_GRACE_SECONDS
+    for thread in threading.enumerate():
+        if thread.name.startswith(WORKER_PREFIX):
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                print("optimstep: a step was still running in the model, loss or optimizer "
+                      "when the app quit; exited without waiting for it", file=sys.stderr)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                # The step's thread cannot be stopped, and interpreter exit would join it.
+                os._exit(status or 0)
+    loop.close()
+    return status
 
 
 if __name__ == "__main__":

@@ -44,4 +44,6 @@ def handle(args: argparse.Namespace) -> int:
     # The app imports Textual, which a trace that fails to read never needs.
     from .app import OptimstepApp
 
-    return OptimstepApp(source).run() or 0
+    from .cli import run_app
+
+    return run_app(OptimstepApp(source)) or 0
