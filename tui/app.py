@@ -110,6 +110,9 @@ class OptimstepApp(TeachingMixin, HistoryActions, ExportActions, App[int]):
         self._turn = threading.Condition()
         self._build = build
         self._build_ticket: int | None = None
+        self.startup_warnings: list[str] = []
+        """Warnings to show as notifications once the app is on screen, e.g. from reading
+        the source, which stderr would not show under the app."""
         self.build_status = ""
         """Text shown while the source is built, e.g. `building Adam…`; empty once built."""
         self.build_error: Exception | None = None
@@ -160,6 +163,8 @@ class OptimstepApp(TeachingMixin, HistoryActions, ExportActions, App[int]):
 
     def on_mount(self) -> None:
         logging.getLogger("optimstep").addHandler(self._log_handler)
+        for warning in self.startup_warnings:
+            self.notify(warning, severity="warning", timeout=15)
         if self._build is None:
             self._show_source()
             return

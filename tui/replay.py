@@ -25,25 +25,34 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
-def open_source(path: str) -> TraceSource:
-    """Read a trace into a source; warn on stderr when its last line was cut off."""
+def open_source(path: str, warnings: list[str] | None = None) -> TraceSource:
+    """Read a trace into a source; warn on stderr when its last line was cut off.
+
+    The warnings are also appended to `warnings`, where given.
+    """
     trace = read_trace(path)
     if trace.truncated:
-        print(f"optimstep replay: warning: {path} ends with an incomplete line; replaying "
-              f"its {len(trace.records)} complete steps", file=sys.stderr)
+        warning = (f"{path} ends with an incomplete line; replaying its "
+                   f"{len(trace.records)} complete steps")
+        print(f"optimstep replay: warning: {warning}", file=sys.stderr)
+        if warnings is not None:
+            warnings.append(warning)
     return TraceSource(trace.records, os.path.basename(path), trace.panels)
 
 
 def handle(args: argparse.Namespace) -> int:
     """Run `optimstep replay` with parsed arguments; return the exit status."""
+    warnings: list[str] = []
     try:
-        source = open_source(args.trace)
+        source = open_source(args.trace, warnings)
     except TraceError as error:
         print(f"optimstep replay: error: {error}", file=sys.stderr)
         return USAGE_ERROR
     # The app imports Textual, which a trace that fails to read never needs.
     from .app import OptimstepApp
-
     from .cli import run_app
 
-    return run_app(OptimstepApp(source)) or 0
+    app = OptimstepApp(source)
+    # The app covers stderr while it runs, so it shows the warnings as notifications too.
+    app.startup_warnings += warnings
+    return run_app(app) or 0

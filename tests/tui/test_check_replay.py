@@ -60,3 +60,17 @@ def test_not_a_trace_exit_status(tmp_path, capsys):
     other = tmp_path / "notes.txt"
     other.write_text("hello\n")
     assert run(["replay", str(other)], capsys)[0] == 2
+
+
+async def test_truncated_trace_warns_inside_the_app(trace, tmp_path, capsys):
+    from optimstep.tui.app import OptimstepApp
+
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(trace.read_bytes()[:-100])
+    warnings = []
+    app = OptimstepApp(open_source(str(cut), warnings))
+    app.startup_warnings += warnings
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert [(n.message, n.severity) for n in app._notifications] == [
+            (f"{cut} ends with an incomplete line; replaying its 3 complete steps", "warning")]
