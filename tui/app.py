@@ -168,6 +168,8 @@ class OptimstepApp(TeachingMixin, HistoryActions, ExportActions, App[int]):
             # A source without initial values (e.g. a trace) takes them from step 1's record,
             # so that a reset shows them.
             self.start = start_from_record(first)
+        if message.position is not None:
+            self._show_position(message.position)
         self.query_one(AssertionLog).show_records(message.records)
         self._show(message.records[-1])
 
@@ -239,7 +241,7 @@ class OptimstepApp(TeachingMixin, HistoryActions, ExportActions, App[int]):
 
     def _post_records(self, records: list[StepRecord]) -> None:
         if records:
-            self.post_message(StepsCompleted(tuple(records)))
+            self.post_message(StepsCompleted(tuple(records), read_position(self.source)))
 
     def _reset(self) -> None:
         self.source.reset()
