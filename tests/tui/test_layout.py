@@ -1,0 +1,54 @@
+"""Pilot tests of the layout at 80x24: the assertion log stays on screen, the panels scroll,
+and a step repaints only what changed."""
+
+from __future__ import annotations
+
+import pytest
+from textual.geometry import Region
+from textual.widget import Widget
+
+from optimstep.core import PRESETS, Stepper
+from optimstep.tui.app import OptimstepApp
+from optimstep.tui.panels import AssertionLog, StatusHeader, UpdatesPanel
+from optimstep.tui.teaching import MIN_HEIGHT, MIN_WIDTH
+
+from test_app import SIZE, press, widget_text
+
+LOG_MIN_LINES = 4
+"""Lines of the log that stay on screen, under its title, however tall the panels are."""
+
+
+def mlp_app() -> OptimstepApp:
+    return OptimstepApp(Stepper.from_scenario(PRESETS["mlp"]))
+
+
+def log_lines_on_screen(app: OptimstepApp) -> int:
+    """Return how many rows of the log lie between its title and the footer."""
+    log = app.query_one(AssertionLog).region
+    footer_top = app.size.height - 1
+    return max(0, min(log.bottom, footer_top) - log.y)
+
+
+async def test_header_keeps_its_lines_when_loss_shortens(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "f")
+        header = app.query_one(StatusHeader)
+        # Too long for the first line beside the history, which then wraps to a third line.
+        header.loss = -1e-08
+        await pilot.pause()
+        height = header.size.height
+        header.loss = 0.5
+        await pilot.pause()
+        assert header.size.height == height == 3
+
+
+async def test_header_keeps_history_in_place(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "f")
+        header = app.query_one(StatusHeader)
+        header.loss = 0.0123456
+        await pilot.pause()
+        column = widget_text(header).index("history")
+        header.loss = 0.5
+        await pilot.pause()
+        assert widget_text(header).index("history") == column
