@@ -52,3 +52,35 @@ async def test_header_keeps_history_in_place(app):
         header.loss = 0.5
         await pilot.pause()
         assert widget_text(header).index("history") == column
+
+
+async def test_log_scrollbar_shows_when_scrolled_back(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "n", "n", "pageup")
+        assert app.query_one(AssertionLog).has_class("-scrolled")
+
+
+async def test_log_scrollbar_hides_at_newest_line(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "n", "n", "pageup", "n")
+        assert not app.query_one(AssertionLog).has_class("-scrolled")
+
+
+async def test_step_repaints_only_changed_log_cells(app, monkeypatch):
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "n", "n", "n")
+        log = app.query_one(AssertionLog)
+        repainted: list[tuple[Region, ...]] = []
+        set_dirty = Widget._set_dirty
+
+        def record(widget: Widget, *regions: Region) -> None:
+            if widget is log:
+                repainted.append(regions)
+            set_dirty(widget, *regions)
+
+        monkeypatch.setattr(Widget, "_set_dirty", record)
+        await press(pilot, "n")
+        # The lines of step 4 differ from those of step 3 above them in the step number only.
+        assert repainted
+        assert all(regions for regions in repainted)
+        assert all(region.right <= 4 for regions in repainted for region in regions)
