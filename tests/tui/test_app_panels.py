@@ -78,6 +78,13 @@ def test_table_stacks_large_tensors():
     assert max(len(line) for line in lines) <= 30
 
 
+def test_table_one_space_apart_before_stacking():
+    table = FittedTable([["weight", "-0.0220345", "-0.0220345", "0", "0"]],
+                        ["", "computed", "actual", "abs", "ulp"])
+    assert rendered(table, 38) == ["         computed     actual abs ulp",
+                                   "weight -0.0220345 -0.0220345   0   0"]
+
+
 def test_fact_lines_pad_to_widths():
     facts = FactLines([Text("step 9"), Text("loss 0.5"), Text("history")], [7, 14, 7])
     lines = [line.rstrip() for line in rendered(facts, 80)]

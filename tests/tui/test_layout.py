@@ -29,6 +29,15 @@ def log_lines_on_screen(app: OptimstepApp) -> int:
     return max(0, min(log.bottom, footer_top) - log.y)
 
 
+async def test_updates_stay_a_table_after_twenty_steps(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "f", "f")
+        lines = widget_text(app.query_one(UpdatesPanel)).splitlines()
+        assert lines[1].split() == ["computed", "actual", "abs", "ulp"]
+        assert lines[2].split()[0] == "weight"
+        assert len(lines[2].split()) == 5
+
+
 async def test_header_keeps_its_lines_when_loss_shortens(app):
     async with app.run_test(size=SIZE) as pilot:
         await press(pilot, "f")
