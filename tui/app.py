@@ -25,7 +25,7 @@ from .help import HelpScreen
 from .messages import PositionChanged, SourceExhausted, SourceReset, StepFailed, StepsCompleted
 from .panels import (OTHER_TITLE, AssertionLog, GradientsPanel, ParametersPanel, RecordPanel,
                      Start, StatusHeader, TermsPanel, UpdatesPanel, describe_optimizer)
-from .teaching import HELP_NOTES, TEACHING_BINDINGS, TeachingMixin
+from .teaching import HELP_NOTES, SCROLLING_VIEWS, TEACHING_BINDINGS, TeachingMixin
 from .position import read_position
 from .rewind import HistoryActions
 
@@ -70,6 +70,10 @@ class OptimstepApp(TeachingMixin, HistoryActions, ExportActions, App[int]):
         Binding("q", "quit", "Quit", id="quit"),
         Binding("pageup", "scroll_log(-1)", "Scroll the log up", id="log-up", show=False),
         Binding("pagedown", "scroll_log(1)", "Scroll the log down", id="log-down", show=False),
+        Binding("up,k", "scroll_panels(-1)", "Scroll the panels (or view) up", id="panels-up",
+                show=False),
+        Binding("down,j", "scroll_panels(1)", "Scroll the panels (or view) down",
+                id="panels-down", show=False),
         # Each action has a plain ASCII key, because terminals and tmux mangle some others.
         Binding("b,left", "back(1)", "Back", id="back"),
         Binding("g", "goto", "Go to", id="goto"),
@@ -160,6 +164,17 @@ class OptimstepApp(TeachingMixin, HistoryActions, ExportActions, App[int]):
             log.scroll_page_up()
         else:
             log.scroll_page_down()
+
+    def action_scroll_panels(self, direction: int) -> None:
+        """Scroll the record panels, or the view shown in their place, by half their height
+        (`direction` -1: up, 1: down).
+
+        They scroll when the screen is too short for them and the assertion log.
+        """
+        for view in self.query(", ".join(f"#{name}" for name in SCROLLING_VIEWS)):
+            if view.display:
+                rows = max(1, view.scrollable_content_region.height // 2)
+                view.scroll_relative(y=direction * rows, animate=False)
 
     @on(StepsCompleted)
     def _show_steps(self, message: StepsCompleted) -> None:

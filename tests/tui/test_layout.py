@@ -29,6 +29,13 @@ def log_lines_on_screen(app: OptimstepApp) -> int:
     return max(0, min(log.bottom, footer_top) - log.y)
 
 
+async def test_log_on_screen_after_twenty_steps(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "f", "f")
+        assert log_lines_on_screen(app) >= LOG_MIN_LINES
+        assert not app.screen.show_vertical_scrollbar
+
+
 async def test_updates_stay_a_table_after_twenty_steps(app):
     async with app.run_test(size=SIZE) as pilot:
         await press(pilot, "f", "f")
@@ -36,6 +43,60 @@ async def test_updates_stay_a_table_after_twenty_steps(app):
         assert lines[1].split() == ["computed", "actual", "abs", "ulp"]
         assert lines[2].split()[0] == "weight"
         assert len(lines[2].split()) == 5
+
+
+@pytest.mark.parametrize("keys", [("n", "n"), ("n", "n", "P"), ("n", "n", "P", "P"),
+                                  ("n", "n", "s", "P"), ("n", "n", "x", "P")])
+async def test_log_on_screen_with_large_panels(keys):
+    app = mlp_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, *keys)
+        assert log_lines_on_screen(app) >= LOG_MIN_LINES
+        assert not app.screen.show_vertical_scrollbar
+
+
+async def test_log_on_screen_at_minimum_size():
+    app = mlp_app()
+    async with app.run_test(size=(MIN_WIDTH, MIN_HEIGHT)) as pilot:
+        await press(pilot, "n", "P")
+        assert log_lines_on_screen(app) >= LOG_MIN_LINES
+
+
+async def test_down_key_scrolls_panels():
+    app = mlp_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "n")
+        panels = app.query_one("#panels")
+        assert panels.max_scroll_y > 0
+        await press(pilot, "down")
+        assert panels.scroll_y > 0
+
+
+async def test_k_scrolls_panels_back():
+    app = mlp_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "n", "j", "j")
+        panels = app.query_one("#panels")
+        assert panels.scroll_y > 0
+        await press(pilot, "k", "k")
+        assert panels.scroll_y == 0
+
+
+async def test_down_key_scrolls_summary_view():
+    app = mlp_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "n", "s", "P")
+        box = app.query_one("#summary-box")
+        assert box.max_scroll_y > 0
+        await press(pilot, "down")
+        assert box.scroll_y > 0
+
+
+async def test_panels_keep_width_when_scrolling():
+    app = mlp_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "n")
+        assert app.query_one("#parameters").region.right == SIZE[0] // 2 - 1
 
 
 async def test_header_keeps_its_lines_when_loss_shortens(app):
