@@ -21,6 +21,12 @@ AUTOPLAY_SECONDS = 3.0
 LOG_STEP = re.compile(rb"(\d+)  (?:\x1b\[[0-9;]*m)*(?:PASS|FAIL)")
 """A line of the assertion log: the step number, then PASS or FAIL after style codes."""
 
+LOG_STEP_REPAINT = re.compile(rb"\x1b\[\d+;1H(?:\x1b\[[0-9;]*m)*\s*(\d+)(?=\s|\x1b|$)")
+"""A line of the assertion log of which only the start changed. The app moves the cursor
+to the first column and writes the new step number, but not what follows when that is as
+it was (e.g. `PASS     bias.param`). In the layout measured here, no other row has a digit
+in its first column."""
+
 
 def has_autoplay() -> bool:
     """Return whether this build of the app binds a key to autoplay."""
@@ -31,7 +37,8 @@ def has_autoplay() -> bool:
 
 def last_logged_step(output: bytes) -> int | None:
     """Return the highest step number the assertion log wrote in `output`, or None."""
-    steps = [int(match.group(1)) for match in LOG_STEP.finditer(output)]
+    steps = [int(match.group(1)) for pattern in (LOG_STEP, LOG_STEP_REPAINT)
+             for match in pattern.finditer(output)]
     return max(steps) if steps else None
 
 

@@ -27,7 +27,7 @@ from .messages import (BuildFailed, PositionChanged, SourceBuilt, SourceExhauste
                        StepFailed, StepsCompleted)
 from .panels import (OTHER_TITLE, AssertionLog, GradientsPanel, ParametersPanel, RecordPanel,
                      Start, StatusHeader, TermsPanel, UpdatesPanel, describe_optimizer)
-from .teaching import HELP_NOTES, TEACHING_BINDINGS, TeachingMixin
+from .teaching import HELP_NOTES, SCROLLING_VIEWS, TEACHING_BINDINGS, TeachingMixin
 from .position import read_position
 from .rewind import HistoryActions
 
@@ -75,6 +75,10 @@ class OptimstepApp(TeachingMixin, HistoryActions, ExportActions, App[int]):
         Binding("q", "quit", "Quit", id="quit"),
         Binding("pageup", "scroll_log(-1)", "Scroll the log up", id="log-up", show=False),
         Binding("pagedown", "scroll_log(1)", "Scroll the log down", id="log-down", show=False),
+        Binding("up,k", "scroll_panels(-1)", "Scroll the panels (or view) up", id="panels-up",
+                show=False),
+        Binding("down,j", "scroll_panels(1)", "Scroll the panels (or view) down",
+                id="panels-down", show=False),
         # Each action has a plain ASCII key, because terminals and tmux mangle some others.
         Binding("b,left", "back(1)", "Back", id="back"),
         Binding("g", "goto", "Go to", id="goto"),
@@ -282,6 +286,17 @@ class OptimstepApp(TeachingMixin, HistoryActions, ExportActions, App[int]):
         else:
             log.scroll_page_down()
 
+    def action_scroll_panels(self, direction: int) -> None:
+        """Scroll the record panels, or the view shown in their place, by half their height
+        (`direction` -1: up, 1: down).
+
+        They scroll when the screen is too short for them and the assertion log.
+        """
+        for view in self.query(", ".join(f"#{name}" for name in SCROLLING_VIEWS)):
+            if view.display:
+                rows = max(1, view.scrollable_content_region.height // 2)
+                view.scroll_relative(y=direction * rows, animate=False)
+
     @on(StepsCompleted)
     def _show_steps(self, message: StepsCompleted) -> None:
         first = message.records[0]
@@ -289,6 +304,8 @@ class OptimstepApp(TeachingMixin, HistoryActions, ExportActions, App[int]):
             # A source without initial values (e.g. a trace) takes them from step 1's record,
             # so that a reset shows them.
             self.start = start_from_record(first)
+        if message.position is not None:
+            self._show_position(message.position)
         self.query_one(AssertionLog).show_records(message.records)
         self._show(message.records[-1])
 
@@ -361,7 +378,7 @@ class OptimstepApp(TeachingMixin, HistoryActions, ExportActions, App[int]):
 
     def _post_records(self, records: list[StepRecord]) -> None:
         if records:
-            self.post_message(StepsCompleted(tuple(records)))
+            self.post_message(StepsCompleted(tuple(records), read_position(self.source)))
 
     def _reset(self) -> None:
         self.source.reset()

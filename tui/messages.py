@@ -38,6 +38,9 @@ class StepsCompleted(Message):
 
     records: tuple[StepRecord, ...]
     """The new records, in step order."""
+    position: Position | None = None
+    """The source's position after the last of them, so that the header shows the new step
+    and the history it reaches in one redraw. None when the sender did not read it."""
 
 
 @dataclass

@@ -16,7 +16,8 @@ import torch
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid
+from textual.containers import Container, Grid
+from textual.layout import Layout
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
@@ -27,6 +28,7 @@ from optimstep.core.rules_teaching import VARIANTS, set_rule, supports_variant, 
 from optimstep.core.summary import worst_elements
 from optimstep.core.surface import LossSurface, Surface, bounds, scalar_pair
 
+from .layout import FittingLayout
 from .panels.formula import FormulaPanel
 from .panels.header import StatusHeader
 from .panels.log import AssertionLog
@@ -38,6 +40,10 @@ from .selection import (Selection, element_count, fitted, index_text, next_eleme
 
 MIN_WIDTH, MIN_HEIGHT = 60, 16
 """Smallest terminal the app draws its views in; below it shows a message instead."""
+PANELS_MIN_HEIGHT = 3
+"""Fewest rows the record panels shrink to, so that the assertion log keeps its own."""
+SCROLLING_VIEWS = ("panels", "formula-box", "summary-box")
+"""Ids of the views that shrink and scroll when the screen is too short for them and the log."""
 NAME_WIDTH = 32
 """Widest parameter name in a title; longer names end in an ellipsis."""
 VIEWS = ("panels", "formula", "summary", "plots")
@@ -104,7 +110,17 @@ class RuleSwitched(Message):
 
 
 class MainScreen(Screen):
-    """The app's screen, which drops a scrollbar that a resize left behind without need."""
+    """The app's screen, where the record panels shrink and scroll to leave the assertion log
+    its minimum height, and which drops a scrollbar that a resize left behind without need."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fitting_layout = FittingLayout(SCROLLING_VIEWS, PANELS_MIN_HEIGHT)
+
+    @property
+    def layout(self) -> Layout:
+        # Textual 8 names its layouts in CSS only, so the screen returns its own here.
+        return self._fitting_layout
 
     def on_resize(self) -> None:
         # Textual 8 lays a screen out at its new size before it switches the width classes
@@ -149,8 +165,11 @@ class TeachingMixin:
 
     def compose_views(self) -> ComposeResult:
         """Yield the formula, summary and plots views, hidden until chosen."""
-        yield FormulaPanel(id="formula", classes="view")
-        yield SummaryPanel(id="summary", classes="view")
+        # The boxes scroll the formula and the summary when the screen is too short for them.
+        with Container(id="formula-box", classes="view"):
+            yield FormulaPanel(id="formula", classes="view")
+        with Container(id="summary-box", classes="view"):
+            yield SummaryPanel(id="summary", classes="view")
         with Grid(id="plots", classes="view"):
             yield SeriesPlot(id="plot-loss")
             yield SeriesPlot(id="plot-value")

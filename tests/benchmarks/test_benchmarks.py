@@ -63,6 +63,17 @@ def test_last_logged_step_reads_styled_lines():
     assert last_logged_step(output) == 10
 
 
+def test_last_logged_step_reads_repainted_numbers():
+    output = (b"\x1b[20;1H\x1b[38;5;253;48;5;234m  11\x1b[0m\r\n"
+              b"\x1b[21;1H\x1b[38;5;253;48;5;234m  12\x1b[0m\x1b[1;1H")
+    assert last_logged_step(output) == 12
+
+
+def test_last_logged_step_skips_other_rows():
+    output = b"\x1b[1;1H\x1b[1m optimstep  step 30\x1b[0m\x1b[4;2Hweight  0.5\r\n"
+    assert last_logged_step(output) is None
+
+
 def test_write_results_replaces_between_markers(tmp_path):
     page = tmp_path / "benchmarks.md"
     page.write_text(f"intro\n{BEGIN}\nold\n{END}\nafter\n", encoding="utf-8")

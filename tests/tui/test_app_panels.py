@@ -8,14 +8,16 @@ import torch
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual.strip import Strip
 
 from optimstep.tui.panels.format import format_error, format_number, format_tensor
+from optimstep.tui.panels.header import FactLines
 from optimstep.tui.panels.lines import changed_cells
 from optimstep.tui.panels.table import FittedTable
 
 
-def rendered(table: FittedTable, width: int) -> list[str]:
+def rendered(table: FittedTable | FactLines, width: int) -> list[str]:
     console = Console(width=width, color_system=None, legacy_windows=False)
     with console.capture() as capture:
         console.print(table)
@@ -74,6 +76,24 @@ def test_table_stacks_large_tensors():
     assert lines[0] == "weight"
     assert re.match(r"\s+before\s+\[0, .*\(\d+ more\)\]", lines[1])
     assert max(len(line) for line in lines) <= 30
+
+
+def test_table_one_space_apart_before_stacking():
+    table = FittedTable([["weight", "-0.0220345", "-0.0220345", "0", "0"]],
+                        ["", "computed", "actual", "abs", "ulp"])
+    assert rendered(table, 38) == ["         computed     actual abs ulp",
+                                   "weight -0.0220345 -0.0220345   0   0"]
+
+
+def test_fact_lines_pad_to_widths():
+    facts = FactLines([Text("step 9"), Text("loss 0.5"), Text("history")], [7, 14, 7])
+    lines = [line.rstrip() for line in rendered(facts, 80)]
+    assert lines == ["step 9   loss 0.5        history"]
+
+
+def test_fact_lines_wrap_by_widths():
+    facts = FactLines([Text("step 9"), Text("loss 0.5")], [7, 30])
+    assert [line.rstrip() for line in rendered(facts, 30)] == ["step 9", "loss 0.5"]
 
 
 def test_changed_cells_of_equal_lines():

@@ -235,7 +235,8 @@ def broken_module(tmp_path, monkeypatch):
 def headless(monkeypatch):
     # The app runs as in a terminal but draws nowhere; a build that succeeds would wait
     # for keys, so these tests use inputs the build rejects.
-    monkeypatch.setattr(OptimstepApp, "run", lambda self: App.run(self, headless=True))
+    monkeypatch.setattr(OptimstepApp, "run",
+                        lambda self, loop=None: App.run(self, headless=True, loop=loop))
 
 
 def test_cli_build_error_one_line(broken_module, headless, capsys):

@@ -426,9 +426,11 @@ async def test_growing_back_restores_layout(app):
         assert app.query_one("#log-box").region.bottom <= SIZE[1] - 1
 
 
-async def test_scrollbar_kept_where_needed(app):
+async def test_panels_scroll_where_needed(app):
     async with app.run_test(size=SIZE) as pilot:
         await press(pilot, "n", "n", "n")
         await pilot.resize_terminal(70, 20)
         await pilot.pause()
-        assert app.screen.show_vertical_scrollbar
+        assert not app.screen.show_vertical_scrollbar
+        assert app.query_one("#panels").max_scroll_y > 0
+        assert app.query_one("#log-box").region.bottom <= 20 - 1

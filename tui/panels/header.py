@@ -16,6 +16,8 @@ from .lines import LineRefreshWidget
 REFERENCES = {"torch": "torch order", "textbook": "textbook"}
 """Header text of each reference flavour."""
 SEPARATOR = "  "
+CHANGING_FACTS = ("step", "loss", "history")
+"""Facts that change on every step, so the header keeps room for the widest each has been."""
 
 
 class StatusHeader(LineRefreshWidget):
@@ -38,6 +40,8 @@ class StatusHeader(LineRefreshWidget):
 
     def on_mount(self) -> None:
         self._redraw_pending = False
+        self._widest: dict[str, int] = {}
+        self._widest_key: tuple[object, ...] = ()
         for name in ("scenario", "step", "loss", "optimizer", "reference", "teaching", "last",
                      "activity", "history"):
             self.watch(self, name, self._request_redraw, init=False)
@@ -56,31 +60,58 @@ class StatusHeader(LineRefreshWidget):
         of_last = f" of {self.last}" if self.last is not None and self.last != self.step else ""
         # The history fits beside the step at 80 columns. Activity comes last, so autoplay
         # starting or stopping changes only the end of the last line.
-        facts = [Text("optimstep", style="bold"), Text(f"scenario: {self.scenario}"),
-                 Text(f"step {self.step}{of_last}", style="bold"), Text(f"loss {loss}"),
-                 Text(self.history), Text(self.optimizer),
-                 Text(f"reference: {REFERENCES.get(self.reference, self.reference)}")]
+        facts = {"optimstep": Text("optimstep", style="bold"),
+                 "scenario": Text(f"scenario: {self.scenario}"),
+                 "step": Text(f"step {self.step}{of_last}", style="bold"),
+                 "loss": Text(f"loss {loss}"), "history": Text(self.history),
+                 "optimizer": Text(self.optimizer),
+                 "reference": Text(f"reference: {REFERENCES.get(self.reference, self.reference)}")}
         if self.teaching:
-            facts.append(Text(f"teaching: {self.teaching}", style="bold reverse"))
-        facts.append(Text(self.activity, style="bold reverse"))
-        self.replace_content(FactLines([fact for fact in facts if fact]))
+            facts["teaching"] = Text(f"teaching: {self.teaching}", style="bold reverse")
+        facts["activity"] = Text(self.activity, style="bold reverse")
+        present = {name: fact for name, fact in facts.items() if fact}
+        self.replace_content(FactLines(list(present.values()),
+                                       self._widths(present, bool(of_last))))
+
+    def _widths(self, facts: dict[str, Text], of_last: bool) -> list[int]:
+        """Return the width each fact takes: its own, or the widest a changing fact has been.
+
+        A loss one digit longer would otherwise move the facts after it, or wrap one to a
+        new line and move every panel below the header, which repaints the whole screen.
+        The widest widths are forgotten when anything else in the header changes.
+        """
+        key = (self.content_size.width, *(fact.plain for name, fact in facts.items()
+                                          if name not in CHANGING_FACTS), of_last)
+        if key != self._widest_key:
+            self._widest_key, self._widest = key, {}
+        for name in CHANGING_FACTS:
+            if name in facts:
+                self._widest[name] = max(self._widest.get(name, 0), facts[name].cell_len)
+        return [self._widest.get(name, fact.cell_len) for name, fact in facts.items()]
 
 
 class FactLines:
-    """Short texts joined by two spaces, wrapped only between texts, never inside one."""
+    """Short texts joined by two spaces, wrapped only between texts, never inside one.
 
-    def __init__(self, facts: Sequence[Text]) -> None:
+    Each text takes its width from `widths` where given (padded with spaces at its end),
+    otherwise its own.
+    """
+
+    def __init__(self, facts: Sequence[Text], widths: Sequence[int] | None = None) -> None:
         self.facts = facts
+        self.widths = widths if widths is not None else [fact.cell_len for fact in facts]
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         line = Text(no_wrap=True, overflow="ellipsis")
-        for fact in self.facts:
-            if line and line.cell_len + len(SEPARATOR) + fact.cell_len > options.max_width:
+        for fact, width in zip(self.facts, self.widths):
+            width = max(width, fact.cell_len)
+            if line and line.cell_len + len(SEPARATOR) + width > options.max_width:
                 yield line
                 line = Text(no_wrap=True, overflow="ellipsis")
             if line:
                 line.append(SEPARATOR)
             line.append_text(fact)
+            line.append(" " * (width - fact.cell_len))
         yield line
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from rich.text import Text
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import RichLog
 
@@ -12,6 +13,7 @@ from optimstep.core import Check, StepRecord
 
 from .base import HINT
 from .format import format_error
+from .lines import changed_cells
 
 MAX_LINES = 2000
 """Lines kept; older ones are dropped so a long session costs bounded memory and time."""
@@ -26,10 +28,17 @@ FAILED_STEPS_SHOWN = 5
 
 
 class AssertionLog(RichLog):
-    """The checks of every step, newest last, with status, name, mode and errors."""
+    """The checks of every step, newest last, with status, name, mode and errors.
+
+    The scrollbar shows only while the log is scrolled back from its newest line (class
+    `-scrolled`). Lines written while it follows them repaint only the cells that changed.
+    """
 
     # Keys go to the app's bindings, so the arrow keys step instead of scrolling the log.
     can_focus = False
+
+    _repainting_changes = False
+    """Set while `_append` writes, which then repaints the changed cells instead of the log."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(max_lines=MAX_LINES, min_width=1, wrap=False, markup=False,
@@ -78,6 +87,20 @@ class AssertionLog(RichLog):
         # one style code less per line written to the terminal (about 22 bytes).
         return super().render_line(y).simplify()
 
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
+                recompose: bool = False) -> AssertionLog:
+        if self._repainting_changes and repaint:
+            # RichLog repaints the whole log when a write adds lines or scrolls it. Each
+            # step shifts the lines by about as many as it adds, so most cells stay as they
+            # were, and `_append` repaints only those that changed.
+            self.clear_cached_dimensions()
+            return super().refresh(layout=layout, repaint=False, recompose=recompose)
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self.set_class(not self.is_vertical_scroll_end, "-scrolled")
+
     def on_resize(self) -> None:
         if self.scrollable_content_region.width and self._hidden_lines:
             lines, self._hidden_lines = self._hidden_lines, []
@@ -90,11 +113,32 @@ class AssertionLog(RichLog):
             # one cell for good, so it waits until the log has a width again.
             self._hidden_lines.append(text)
             return
-        # RichLog scrolls after the next refresh, which paints the log twice. Scrolling
-        # at once paints it once.
-        self.write(text, scroll_end=False)
-        if self.auto_scroll:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        before = self._visible_lines()
+        self._repainting_changes = True
+        try:
+            # RichLog scrolls after the next refresh, which paints the log twice. Scrolling
+            # at once paints it once.
+            self.write(text, scroll_end=False)
+            if self.auto_scroll:
+                self.scroll_end(animate=False, immediate=True, x_axis=False)
+        finally:
+            self._repainting_changes = False
+        self._refresh_changed(before, self._visible_lines())
+
+    def _visible_lines(self) -> list[Strip]:
+        return [self.render_line(y) for y in range(self.scrollable_content_region.height)]
+
+    def _refresh_changed(self, before: list[Strip], after: list[Strip]) -> None:
+        if len(before) != len(after):
+            self.refresh()
+            return
+        changed = []
+        for y, (line, previous) in enumerate(zip(after, before)):
+            start, end = changed_cells(line, previous)
+            if end > start:
+                changed.append(Region(start, y, end - start, 1))
+        if changed:
+            self.refresh(*changed)
 
 
 def _record_lines(record: StepRecord) -> list[Text]:

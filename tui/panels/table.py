@@ -24,16 +24,20 @@ NOTE_MIN_WIDTH = 12
 """Narrowest note column worth showing; below this the notes are left out."""
 INDENT = "  "
 """Indent of the value lines under a row's label, when the table is stacked."""
+FIT_ATTEMPTS = (*((limit, GAP) for limit in range(ELEMENT_LIMIT, 0, -1)), (1, 1))
+"""(Elements shown per tensor, spaces between columns), tried in order until a table fits.
+A table one space apart reads better than stacked rows, which take many more lines."""
 
 
 class FittedTable:
     """Rows of cells under headers, with an optional note (e.g. a formula) per row.
 
     The first column contains each row's label. Tensor cells show as many leading elements
-    (3, then 2, then 1) as let the table fit. The note column takes the width left and is
-    dropped when less than NOTE_MIN_WIDTH is left. When even one element per tensor is too
-    wide, each row is stacked instead: its label on a line, then one line per headed cell.
-    Either way nothing is wider than the width given, so no horizontal scrolling is needed.
+    (3, then 2, then 1) as let the table fit, and then one element with one space between
+    columns instead of GAP. The note column takes the width left and is dropped when less
+    than NOTE_MIN_WIDTH is left. When even that is too wide, each row is stacked instead:
+    its label on a line, then one line per headed cell. Either way nothing is wider than
+    the width given, so no horizontal scrolling is needed.
     """
 
     def __init__(
@@ -52,19 +56,20 @@ class FittedTable:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width
-        for limit in range(ELEMENT_LIMIT, 0, -1):
+        for limit, gap in FIT_ATTEMPTS:
             cells = [[_text(cell, limit) for cell in row] for row in self.rows]
-            used = self._table_width(cells)
+            used = self._table_width(cells, gap)
             if used <= width:
-                yield from merged(self._rendered(console, options, cells, width - used - GAP))
+                yield from merged(self._rendered(console, options, cells, width - used - gap,
+                                                 gap))
                 return
         yield from self._stacked(width)
 
     def _rendered(self, console: Console, options: ConsoleOptions, cells: list[list[Text]],
-                  room: int) -> Iterable[Segment]:
+                  room: int, gap: int = GAP) -> Iterable[Segment]:
         """Render the table as `_table` would be rendered by Rich, several times faster."""
         notes = self._notes(room)
-        columns = [Column(header, "left" if index == 0 else "right", padding=GAP)
+        columns = [Column(header, "left" if index == 0 else "right", padding=gap)
                    for index, header in enumerate(self.headers)]
         if notes:
             columns.append(Column(self.note_header, style="dim", max_width=room))
@@ -72,11 +77,13 @@ class FittedTable:
         columns[-1] = dataclasses.replace(columns[-1], padding=0)
         rows = [[*row, *([notes[index]] if notes else [])] for index, row in enumerate(cells)]
         segments = render_rows(console, options, columns, rows, self.show_header, "bold")
-        return console.render(self._table(cells, room), options) if segments is None else segments
+        if segments is None:
+            return console.render(self._table(cells, room, gap), options)
+        return segments
 
-    def _table(self, cells: list[list[Text]], room: int) -> Table:
+    def _table(self, cells: list[list[Text]], room: int, gap: int = GAP) -> Table:
         table = Table(box=None, show_header=self.show_header, header_style="bold",
-                      padding=(0, GAP, 0, 0), pad_edge=False, expand=False)
+                      padding=(0, gap, 0, 0), pad_edge=False, expand=False)
         for index, header in enumerate(self.headers):
             table.add_column(header, justify="left" if index == 0 else "right",
                              no_wrap=True, overflow="ellipsis")
@@ -91,12 +98,12 @@ class FittedTable:
     def _notes(self, room: int) -> Sequence[str] | None:
         return self.notes if self.notes and room >= NOTE_MIN_WIDTH else None
 
-    def _table_width(self, cells: list[list[Text]]) -> int:
+    def _table_width(self, cells: list[list[Text]], gap: int = GAP) -> int:
         widths = [cell_len(header) if self.show_header else 0 for header in self.headers]
         for row in cells:
             for index, text in enumerate(row):
                 widths[index] = max(widths[index], text.cell_len)
-        return sum(widths) + GAP * (len(widths) - 1)
+        return sum(widths) + gap * (len(widths) - 1)
 
     def _stacked(self, width: int) -> Iterable[Text]:
         header_width = max(cell_len(header) for header in self.headers)
