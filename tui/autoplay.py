@@ -70,7 +70,9 @@ class Run:
         """The header text while the run goes on."""
         if self.target is not None:
             return f"going to step {self.target} (p stops)"
-        return f"autoplay {describe_speed(self.speed)}"
+        # Short, so that at 80 columns it fits beside Adam's hyper-parameters: a header that
+        # grows a line moves every panel, which repaints the whole screen.
+        return f"▶ {describe_speed(self.speed)}"
 
 
 def play(source: Any, run: Run, post_frame: Callable[[list[StepRecord]], None],

@@ -60,10 +60,10 @@ async def test_autoplay_shows_speed_in_header(app):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("p")
         await pilot.pause()
-        assert "autoplay 5 steps/s" in header(app)
+        assert "▶ 5 steps/s" in header(app)
         await pilot.press("plus")
         await pilot.pause()
-        assert "autoplay 10 steps/s" in header(app)
+        assert "▶ 10 steps/s" in header(app)
         await press(pilot, "p")
         assert "autoplay" not in header(app)
 
@@ -72,7 +72,7 @@ async def test_speed_keys_clamp_at_slowest(app):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*["minus"] * (DEFAULT_SPEED + 2), "p")
         await pilot.pause()
-        assert "autoplay 1 step/s" in header(app)
+        assert "▶ 1 step/s" in header(app)
         await press(pilot, "p")
 
 
@@ -216,6 +216,6 @@ def test_play_stops_when_stop_set():
 
 
 def test_run_label_names_speed():
-    assert Run(speed=5).label == "autoplay 5 steps/s"
-    assert Run(speed=None).label == "autoplay max speed"
+    assert Run(speed=5).label == "▶ 5 steps/s"
+    assert Run(speed=None).label == "▶ max speed"
     assert Run(target=40).label == "going to step 40 (p stops)"

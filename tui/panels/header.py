@@ -34,7 +34,7 @@ class StatusHeader(LineRefreshWidget):
     last: reactive[int | None] = reactive(None, repaint=False)
     """The last step the source can return to without stepping; shown when not current."""
     activity: reactive[str] = reactive("", repaint=False)
-    """The stepping that runs on its own, e.g. `autoplay 5 steps/s`; empty when none does."""
+    """The stepping that runs on its own, e.g. `▶ 5 steps/s`; empty when none does."""
     history: reactive[str] = reactive("", repaint=False)
     """Memory of the history, e.g. `history 30.1 KiB/256 MiB`; empty without a history."""
 
