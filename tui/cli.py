@@ -70,10 +70,16 @@ def _run_app(args: argparse.Namespace) -> int:
 
     from .options import scenario_from_args
 
+    from .check import UsageError, reject_distributed_options
+
     try:
+        reject_distributed_options(args)
+        if args.step_timeout is not None:
+            raise UsageError("--step-timeout applies to check and to a distributed run (add "
+                             "--ranks 2 or more)")
         scenario = scenario_from_args(args)
         rule = check_buildable(scenario)
-    except ScenarioError as error:
+    except (ScenarioError, UsageError) as error:
         print(f"optimstep: error: {error}", file=sys.stderr)
         return USAGE_ERROR
     from .app import OptimstepApp, describe_build_error

@@ -38,6 +38,8 @@ CASES = [
      ["invalid model.hidden: [0]", "integer >= 1"]),
     ("option-of-other-kind", '[model]\nkind = "rosenbrock"\nin_features = 2\n', [],
      ["unknown key model.in_features = 2", "kind, a, b"]),
+    ("strategy-without-ranks", None, ["--strategy", "zero"],
+     ["--strategy applies to a distributed run", "--ranks 2 or more"]),
     ("in-features-vs-data", "[model]\nin_features = 3\n", [],
      ["invalid model.in_features: 3", "expected 1"]),
     ("data-file-missing", '[data]\nsource = "csv"\npath = "nope.csv"\n', [],
