@@ -16,9 +16,10 @@ from benchmarks.figures import Figure, Sample, Target
 from benchmarks.history import history
 from benchmarks.keypress import keypress_latency
 from benchmarks.output import last_logged_step, single_steps
-from benchmarks.overhead import check_overhead
+from benchmarks.overhead import RuleClock, check_overhead
 from benchmarks.page import BEGIN, END, results_block, write_results
 from benchmarks.startup import READY, startup
+from optimstep.core import Stepper
 
 TINY = models.large_mlp(width=4, samples=2)
 
@@ -27,6 +28,21 @@ def test_check_overhead_pairs_steps():
     figure = check_overhead(models.default(), steps=2, warmup=1)
     assert len(figure.measured.values) == 2
     assert len(figure.baseline.values) == 2
+
+
+def test_check_overhead_notes_the_reference_share():
+    figure = check_overhead(TINY, steps=2, warmup=1)
+    share = [note for note in figure.notes if note.startswith("medians per step")]
+    assert len(share) == 1
+    assert "the reference rule" in share[0]
+
+
+def test_rule_clock_counts_the_rule_runs():
+    stepper = Stepper.from_scenario(models.default().scenario, history_mib=0)
+    clock = RuleClock(stepper)
+    stepper.step()
+    assert clock.take() > 0
+    assert clock.take() == 0
 
 
 def test_check_overhead_notes_no_failure():
