@@ -72,7 +72,8 @@ _IMMUTABLE = (int, float, bool, str, bytes, type(None))
 
 def _copied(value: Any) -> Any:
     """Return a copy of a param-group value that a step cannot change: numbers, strings and
-    tuples of them as they are (deepcopy's answer, found faster), anything else deep-copied."""
+    tuples of them as they are (as deepcopy returns them, only faster), anything else
+    deep-copied."""
     if isinstance(value, _IMMUTABLE) or (
             type(value) is tuple and all(isinstance(item, _IMMUTABLE) for item in value)):
         return value

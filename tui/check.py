@@ -117,10 +117,11 @@ def reject_distributed_options(args: argparse.Namespace) -> None:
     """Raise UsageError when a single-process run got options of a distributed one."""
     from .distributed import distributed_only_options
 
-    given = distributed_only_options(args)
-    if given:
-        raise UsageError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to "
-                         f"a distributed run (add --ranks 2 or more)")
+    options = distributed_only_options(args)
+    if options:
+        verb = "applies" if len(options) == 1 else "apply"
+        raise UsageError(f"{', '.join(options)} {verb} to a distributed run (add --ranks 2 "
+                         "or more)")
 
 
 def usage_error(message: str) -> int:
@@ -180,9 +181,9 @@ def reject_inputs_as_outputs(args: argparse.Namespace, scenario: Any, stepper: A
     """Raise UsageError when an output option names a file the run reads, --force or not."""
     inputs = input_files(scenario, stepper)
     for option, path in output_paths(args).items():
-        what = inputs.get(os.path.realpath(path))
-        if what is not None:
-            raise UsageError(f"invalid {option} {path!r}: it is {what} of this run "
+        role = inputs.get(os.path.realpath(path))
+        if role is not None:
+            raise UsageError(f"invalid {option} {path!r}: it is {role} of this run "
                              "(write the output to another file)")
 
 
