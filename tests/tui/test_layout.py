@@ -158,3 +158,25 @@ async def test_step_repaints_only_changed_log_cells(app, monkeypatch):
         assert repainted
         assert all(regions for regions in repainted)
         assert all(region.right <= 4 for regions in repainted for region in regions)
+
+
+async def test_log_lines_written_narrow_widen_with_the_terminal(app):
+    async with app.run_test(size=(64, 20)) as pilot:
+        await press(pilot, "n")
+        log = app.query_one(AssertionLog)
+        assert "ulp 0" not in widget_text(log)
+        await pilot.resize_terminal(120, 30)
+        await pilot.pause()
+        lines = [line for line in widget_text(log).splitlines() if "PASS" in line]
+        assert lines
+        assert all(line.rstrip().endswith("ulp 0") for line in lines)
+
+
+async def test_log_keeps_its_lines_when_it_widens(app):
+    async with app.run_test(size=(64, 20)) as pilot:
+        await press(pilot, "n", "n")
+        log = app.query_one(AssertionLog)
+        count = len(log.lines)
+        await pilot.resize_terminal(120, 30)
+        await pilot.pause()
+        assert len(log.lines) == count

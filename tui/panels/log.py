@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable, Sequence
 
 from rich.text import Text
@@ -44,11 +45,17 @@ class AssertionLog(RichLog):
         super().__init__(max_lines=MAX_LINES, min_width=1, wrap=False, markup=False,
                          highlight=False, **kwargs)
         self._hidden_lines: list[Text] = []
+        self._written: collections.deque[Text] = collections.deque(maxlen=MAX_LINES)
+        """What was written, so that a log grown wider can write it again uncut."""
+        self._narrowest = 0
+        """The narrowest width a line now in the log was written at."""
 
     def show_start(self) -> None:
         """Clear the log and write what to do before step 1."""
         self.clear()
         self._hidden_lines.clear()
+        self._written.clear()
+        self._narrowest = 0
         self._append(Text(f"step 0: initial values; {HINT}, f for ten steps, ? for help",
                           style="dim", no_wrap=True, overflow="ellipsis"))
 
@@ -102,7 +109,15 @@ class AssertionLog(RichLog):
         self.set_class(not self.is_vertical_scroll_end, "-scrolled")
 
     def on_resize(self) -> None:
-        if self.scrollable_content_region.width and self._hidden_lines:
+        width = self.scrollable_content_region.width
+        if width and self._narrowest and width > self._narrowest:
+            # Lines are cut to the width they were written at: write them again, wider.
+            texts = list(self._written)
+            self.clear()
+            self._written.clear()
+            self._narrowest = 0
+            self._append(Text("\n", no_wrap=True, overflow="ellipsis").join(texts))
+        if width and self._hidden_lines:
             lines, self._hidden_lines = self._hidden_lines, []
             for text in lines:
                 self._append(text)
@@ -113,6 +128,9 @@ class AssertionLog(RichLog):
             # one cell for good, so it waits until the log has a width again.
             self._hidden_lines.append(text)
             return
+        width = self.scrollable_content_region.width
+        self._written.append(text)
+        self._narrowest = min(self._narrowest or width, width)
         before = self._visible_lines()
         self._repainting_changes = True
         try:
