@@ -367,7 +367,8 @@ class TeachingMixin:
 
         available = self._available_variants()
         if available is None:
-            self.notify("teaching toggles need a live Adam or AdamW run, not a recording",
+            self.notify("teaching toggles need a live run of torch's Adam or AdamW (or a "
+                        "subclass), not a recording or another optimizer class",
                         severity="warning")
             return
         self.push_screen(TogglesScreen(self.variants, available), self._apply_variants)
@@ -375,6 +376,10 @@ class TeachingMixin:
     def _available_variants(self) -> dict[str, str | None] | None:
         optimizer = getattr(self.source, "optimizer", None)
         if optimizer is None or not supports_variant(self._base_rule, {}, "no-bias-correction"):
+            return None
+        # A teaching rule describes torch's class: one's own optimizer checked against the
+        # Adam rule (e.g. a subclass of torch.optim.Optimizer) cannot switch to it.
+        if not isinstance(optimizer, self._base_rule.optimizer_class):
             return None
         group = optimizer.param_groups[0]
         return {variant: None if supports_variant(self._base_rule, group, variant)

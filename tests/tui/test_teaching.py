@@ -434,3 +434,25 @@ async def test_panels_scroll_where_needed(app):
         assert not app.screen.show_vertical_scrollbar
         assert app.query_one("#panels").max_scroll_y > 0
         assert app.query_one("#log-box").region.bottom <= 20 - 1
+
+
+class OwnAdam(torch.optim.Optimizer):
+    """Adam written by hand on torch.optim.Optimizer, checked against the Adam rule."""
+
+    def __init__(self, params, lr=0.1, betas=(0.9, 0.99), eps=1e-8):
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps})
+
+
+async def test_toggles_refused_for_own_optimizer_class():
+    from optimstep.core.rules.adam import Adam
+
+    model = torch.nn.Linear(1, 1)
+    stepper = Stepper(model, OwnAdam(model.parameters()), torch.nn.MSELoss(),
+                      [(torch.ones(2, 1), torch.zeros(2, 1))], rule=Adam())
+    app = OptimstepApp(stepper)
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "t")
+        assert not isinstance(app.screen, TogglesScreen)
+        assert app.variants == frozenset()
+        messages = [notification.message for notification in app._notifications]
+        assert "teaching toggles need a live run of torch's Adam or AdamW" in messages[-1]
