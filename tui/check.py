@@ -8,8 +8,11 @@ import csv
 import errno
 import json
 import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -29,11 +32,15 @@ from .options import add_scenario_arguments, scenario_from_args
 from .report import StepReport, Summary
 
 USAGE_ERROR = 2
+"""Exit status for invalid usage and for outputs that cannot be written."""
 RUN_FAILED = 3
 """Exit status when a step missed its deadline (--step-timeout)."""
-"""Exit status for invalid usage and for outputs that cannot be written."""
 
 BROKEN_PIPE = 141
+INTERRUPTED = 130
+"""Exit status after Ctrl-C, as a shell reports SIGINT."""
+TERMINATED = 143
+"""Exit status after SIGTERM, as a shell reports it."""
 """Exit status when the reader of stdout went away: 128 + SIGPIPE, as a shell reports it."""
 
 
@@ -54,8 +61,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "check", help="step without the app and check every update (exit 1 on a failure)",
         description="Take steps without the app, check each update against the optimizer's "
                     "published rule, and print a report. Exit status: 0 when every check "
-                    "passed, 1 when any check failed, 2 for invalid usage or an output file "
-                    "that cannot be written.")
+                    "passed, 1 when any check failed or user code raised, 2 for invalid "
+                    "usage or an output file that cannot be written, 3 when a step missed "
+                    "--step-timeout or a rank failed, 130 or 143 after Ctrl-C or SIGTERM "
+                    "(the steps taken are still written).")
     add_scenario_arguments(parser)
     run = parser.add_argument_group("run")
     run.add_argument("--steps", type=positive_int, default=None, metavar="N",
@@ -106,7 +115,10 @@ def handle(args: argparse.Namespace) -> int:
     steps = args.steps if args.steps is not None else scenario.steps
     if args.step_timeout is not None:
         stepper = DeadlineStepper(stepper, args.step_timeout)
-    return run_check(stepper, args, steps)
+    if threading.current_thread() is not threading.main_thread():
+        return run_check(stepper, args, steps)
+    with StopRequest().installed() as stop:
+        return run_check(stepper, args, steps, stop)
 
 
 class UsageError(ValueError):
@@ -213,7 +225,8 @@ class _Writers:
     csv: Any = None
 
 
-def run_check(stepper: Any, args: argparse.Namespace, steps: int) -> int:
+def run_check(stepper: Any, args: argparse.Namespace, steps: int,
+              stop: StopRequest | None = None) -> int:
     """Take `steps` steps on `stepper`, report them as `args` requests, return the exit status.
 
     `stepper` is any source of StepRecords with `step()` and `name` (a Stepper in practice),
@@ -222,7 +235,7 @@ def run_check(stepper: Any, args: argparse.Namespace, steps: int) -> int:
     json_to_stdout = args.json and args.output is None
     console = make_console(sys.stderr if json_to_stdout else sys.stdout)
     try:
-        return _run(stepper, args, steps, console, json_to_stdout)
+        return _run(stepper, args, steps, console, json_to_stdout, stop)
     except BrokenPipeError:
         # The reader of stdout closed it (e.g. `| head`); stop quietly as a shell tool does.
         with contextlib.suppress(OSError):
@@ -238,7 +251,7 @@ def run_check(stepper: Any, args: argparse.Namespace, steps: int) -> int:
 
 
 def _run(stepper: Any, args: argparse.Namespace, steps: int, console: Console,
-         json_to_stdout: bool) -> int:
+         json_to_stdout: bool, stop: StopRequest | None) -> int:
     tally = CheckTally()
     started = time.perf_counter()
     with contextlib.ExitStack() as files:
@@ -252,7 +265,7 @@ def _run(stepper: Any, args: argparse.Namespace, steps: int, console: Console,
             writers.csv.writeheader()
 
         panels = getattr(getattr(stepper, "rule", None), "panels", None)
-        user_error: UserCodeError | StepTimeout | None = None
+        user_error: UserCodeError | StepTimeout | Interrupted | None = None
         first: StepRecord | None = None
         for _ in range(steps):
             try:
@@ -261,14 +274,22 @@ def _run(stepper: Any, args: argparse.Namespace, steps: int, console: Console,
                 # The model, loss or optimizer raised: what ran so far is still reported.
                 user_error = error
                 break
+            except KeyboardInterrupt:
+                # A second signal, or Ctrl-C without a StopRequest: stop in the step.
+                name = stop.signal_name if stop and stop.signal_name else "SIGINT"
+                user_error = Interrupted(tally.steps, name, during_step=True)
+                break
             first = first or record
             tally.add(record)
             _write_record(writers, record, panels)
-            stop = args.until_fail and not record.passed
+            stop_here = args.until_fail and not record.passed
             # JSON on stdout is the per-step output; stderr then gets only the summary.
-            if stop or not (args.quiet or json_to_stdout):
-                console.print(StepReport(record, full=stop))
-            if stop:
+            if stop_here or not (args.quiet or json_to_stdout):
+                console.print(StepReport(record, full=stop_here))
+            if stop_here:
+                break
+            if stop is not None and stop.signal_name is not None:
+                user_error = Interrupted(tally.steps, stop.signal_name, during_step=False)
                 break
 
         if args.junit:
@@ -277,10 +298,48 @@ def _run(stepper: Any, args: argparse.Namespace, steps: int, console: Console,
                                   user_error))
     console.print(Summary(tally, stopped_early=args.until_fail and not tally.passed,
                           error=None if user_error is None else str(user_error)))
+    if isinstance(user_error, Interrupted):
+        print(f"optimstep check: {user_error}", file=sys.stderr)
+        return user_error.status
     if user_error is not None:
         print(f"optimstep check: error: {user_error}", file=sys.stderr)
         return RUN_FAILED if isinstance(user_error, StepTimeout) else 1
     return 0 if tally.passed else 1
+
+
+class StopRequest:
+    """A signal handler for SIGINT and SIGTERM: the first asks the run to stop after the
+    step in progress, so that every step taken is written whole; a second stops it now."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.signal_name is not None:
+            raise KeyboardInterrupt
+        self.signal_name = signal.Signals(signum).name
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[StopRequest]:
+        """Handle SIGINT and SIGTERM with this request while the block runs."""
+        previous = {signum: signal.signal(signum, self)
+                    for signum in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+class Interrupted(Exception):
+    """A signal stopped the run; the steps taken before it are reported and written."""
+
+    def __init__(self, steps: int, signal_name: str, during_step: bool) -> None:
+        self.status = TERMINATED if signal_name == "SIGTERM" else INTERRUPTED
+        cause = "Ctrl-C" if signal_name == "SIGINT" else signal_name
+        where = f"during step {steps + 1}" if during_step else f"after step {steps}"
+        super().__init__(f"interrupted by {cause} {where}; the {steps} steps taken are "
+                         "reported and written")
 
 
 def _write_record(writers: _Writers, record: StepRecord, panels: Panels | None) -> None:

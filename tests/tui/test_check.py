@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 import sys
+import signal
 import threading
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -636,3 +638,31 @@ def test_step_timeout_hands_on_user_errors(tmp_path, capsys):
     status = run_check(stepper, build_parser().parse_args(["check", "-q"]), 5)
     assert status == 1
     assert "step 3: step raised RuntimeError: planted failure" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("signum, status, name", [(signal.SIGTERM, 143, "SIGTERM"),
+                                                 (signal.SIGINT, 130, "Ctrl-C")])
+def test_signal_keeps_the_steps_taken(tmp_path, signum, status, name):
+    output = tmp_path / "run.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "optimstep.tui", "check", "--steps", "1000000", "--quiet",
+         "--json", "-o", str(output)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        # Wait until steps reach the temporary file that becomes the output.
+        for _ in range(600):
+            if any(path.stat().st_size > 0 for path in tmp_path.glob(".*.tmp")):
+                break
+            process.poll()
+            assert process.returncode is None
+            time.sleep(0.1)
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    steps = len(output.read_text().splitlines())
+    assert process.returncode == status
+    assert steps >= 1
+    assert (f"optimstep check: interrupted by {name} after step {steps}; the {steps} steps "
+            "taken are reported and written") in err.splitlines()
+    assert list(tmp_path.glob(".*.tmp")) == []
