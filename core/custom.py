@@ -151,6 +151,7 @@ def reference_rule(optimizer_class: type[torch.optim.Optimizer], rule_name: str 
         return rule_for(optimizer_class, flavour)
     except ValueError:
         raise ScenarioError(
-            f"invalid reference_rule: None ({optimizer_class.__name__} subclasses no "
-            f"optimizer with a reference rule; expected one of {', '.join(RULES)}, set with "
-            f"--reference-rule or reference_rule in the scenario file)") from None
+            f"missing reference rule for {optimizer_class.__name__}: it subclasses no torch "
+            f"optimizer that has one, so name the rule to check it against with "
+            f"--reference-rule or reference_rule in the scenario file (one of "
+            f"{', '.join(RULES)})") from None

@@ -52,9 +52,9 @@ class TensorFile:
         try:
             content = torch.load(self.path, map_location="cpu", weights_only=True)
         except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as error:
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
             raise ScenarioError(f"invalid data.path: '{self.path}' (not a tensor file that "
-                                f"torch.load(weights_only=True) can read: {first_line})") from None
+                                f"torch.load(weights_only=True) can read: "
+                                f"{_load_failure(error)})") from None
 
         pair = self._pair(content)
         return (_as_tensor(pair[0], dtype, "data.inputs"),
@@ -218,6 +218,18 @@ def make_batches(inputs: torch.Tensor, targets: torch.Tensor, batch_size: int | 
     size = samples if batch_size is None else batch_size
     return tuple((inputs[start:start + size], targets[start:start + size])
                  for start in range(0, samples, size))
+
+
+def _load_failure(error: BaseException) -> str:
+    """Return why torch.load failed in a few words, without torch's advice to turn off
+    weights_only, which would run the file's code and which optimstep never does."""
+    text = " ".join(str(error).split())
+    if "weights only load failed" in text.lower():
+        # torch's message goes on with that advice; the unpickler's own reason follows it.
+        reason = text.partition("WeightsUnpickler error:")[2].strip()
+        reason = reason.split(". ")[0].split(" Check the documentation")[0]
+        return reason[:120] if reason else "not plain tensors and containers"
+    return text[:120]
 
 
 def _require_file(path: Path) -> None:

@@ -48,7 +48,7 @@ def test_custom_class_gets_base_rule():
 
 def test_rejects_custom_class_without_rule():
     scenario = Scenario(optimizer_class="adam_variants:TorchOrderAdam")
-    with pytest.raises(ScenarioError, match="invalid reference_rule: None"):
+    with pytest.raises(ScenarioError, match="missing reference rule for"):
         check_buildable(scenario)
 
 

@@ -86,6 +86,16 @@ def test_tensor_file_not_a_tensor_file(tmp_path):
         TensorFile(tmp_path / "d.pt").load(F32)
 
 
+def test_tensor_file_error_leaves_out_torch_advice(tmp_path):
+    # torch suggests weights_only=False, which optimstep never uses: it would run the file.
+    (tmp_path / "d.pt").write_text("inputs,targets\n")
+    with pytest.raises(ScenarioError) as caught:
+        TensorFile(tmp_path / "d.pt").load(F32)
+    message = str(caught.value)
+    assert "weights_only set to False" not in message
+    assert len(message) < 250
+
+
 def test_tensor_file_missing(tmp_path):
     with pytest.raises(ScenarioError, match="file not found"):
         TensorFile(tmp_path / "nope.pt").load(F32)

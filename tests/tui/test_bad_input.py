@@ -74,7 +74,7 @@ CASES = [
     ("flag-class-no-such-class", None, ["--optimizer-class", "torch.optim:Adamm"],
      ["invalid --optimizer-class: 'torch.optim:Adamm'", "has no 'Adamm'"]),
     ("flag-class-without-rule", None, ["--optimizer-class", "adam_free_module:Descent"],
-     ["invalid reference_rule: None", "--reference-rule"]),
+     ["missing reference rule for", "--reference-rule"]),
     ("flag-class-takes-no-setting", None,
      ["--optimizer-class", "adam_free_module:Descent", "--reference-rule", "sgd",
       "--set", "momentum=0.9"],
