@@ -63,15 +63,28 @@ def check_with_torch(optimizer_class: type[torch.optim.Optimizer], index: int,
                 if key in accepted and key not in _NOT_HYPERPARAMETERS}
     like = group["params"][0] if group["params"] else torch.zeros(())
     dummy = torch.zeros(1, dtype=like.dtype, device=like.device, requires_grad=True)
+    changes = ", ".join(f"{key}={value!r}" for key, value in values.items())
     try:
-        optimizer_class([dummy], **settings)
+        trial = optimizer_class([dummy], **settings)
     except TypeError:
         # The constructor needs arguments the group does not hold, e.g. a custom optimizer.
         return
     except ValueError as error:
-        changes = ", ".join(f"{key}={value!r}" for key, value in values.items())
         raise ValueError(f"invalid hyper-parameters for param group {index} ({changes}): "
                          f"{error}") from None
+    if not optimizer_class.__module__.startswith("torch.optim"):
+        # One's own optimizer's step is user code: it is not run on a trial.
+        return
+    # A value can pass the constructor and still fail every step, e.g. a weight decay of
+    # 1e300 that no float32 holds. One trial step on the dummy shows it now.
+    dummy.grad = torch.ones_like(dummy)
+    try:
+        trial.step()
+    except RuntimeError as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"invalid hyper-parameters for param group {index} ({changes}): a "
+                         f"trial step on a {str(like.dtype).removeprefix('torch.')} parameter "
+                         f"failed: {reason}") from None
 
 
 def same_value(old: Any, new: Any) -> bool:

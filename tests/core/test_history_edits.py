@@ -203,6 +203,27 @@ def test_torch_rejects_nesterov_without_momentum():
         check_with_torch(torch.optim.SGD, 0, group, {"nesterov": True})
 
 
+def test_trial_step_rejects_weight_decay_float32_cannot_hold():
+    stepper = make_stepper()
+    stepper.run(1)
+    with pytest.raises(ValueError, match=r"^invalid hyper-parameters for param group 0 "
+                                         r"\(weight_decay=1e\+300\): a trial step on a float32 "
+                                         r"parameter failed: value cannot be converted"):
+        stepper.set_hyperparameters(0, weight_decay=1e300)
+    assert stepper.optimizer.param_groups[0]["weight_decay"] == 0
+    assert stepper.step().passed
+
+
+def test_trial_step_leaves_the_run_unchanged():
+    # Setting the values a group already holds makes no edit, but still runs the trial.
+    # Each stepper seeds the global RNG its dropout draws from, so each runs right after.
+    plain = make_stepper().run(3)
+    edited = make_stepper()
+    group = edited.optimizer.param_groups[0]
+    assert edited.set_hyperparameters(0, lr=group["lr"], weight_decay=group["weight_decay"]) == ()
+    assert_identical(edited.run(3), plain)
+
+
 def test_torch_accepts_nesterov_with_momentum():
     param = torch.nn.Parameter(torch.zeros(2))
     group = torch.optim.SGD([param], lr=0.1, momentum=0.9).param_groups[0]
