@@ -34,7 +34,8 @@ from .report import StepReport, Summary
 USAGE_ERROR = 2
 """Exit status for invalid usage and for outputs that cannot be written."""
 RUN_FAILED = 3
-"""Exit status when a step missed its deadline (--step-timeout)."""
+"""Exit status when a step missed --step-timeout, or a rank of a distributed run raised,
+exited or missed its deadline."""
 
 BROKEN_PIPE = 141
 INTERRUPTED = 130
@@ -308,8 +309,10 @@ def _run(stepper: Any, args: argparse.Namespace, steps: int, console: Console,
 
 
 class StopRequest:
-    """A signal handler for SIGINT and SIGTERM: the first asks the run to stop after the
-    step in progress, so that every step taken is written whole; a second stops it now."""
+    """A signal handler for SIGINT and SIGTERM that stops the run after the step in progress.
+
+    Every step taken is then written whole. A second signal stops the run at once.
+    """
 
     def __init__(self) -> None:
         self.signal_name: str | None = None

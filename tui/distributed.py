@@ -21,14 +21,9 @@ from optimstep.core.distributed import (BACKENDS, MODELS, STRATEGIES, Distribute
 from optimstep.core.export import describe_failure
 from optimstep.core.trace import check_to_dict
 
-from .check import make_console, positive_int
+from .check import RUN_FAILED, USAGE_ERROR, make_console, positive_int
 from .options import add_scenario_arguments, scenario_from_args
 from .report import format_error, verdict
-
-USAGE_ERROR = 2
-"""Exit status for invalid usage."""
-RUN_FAILED = 3
-"""Exit status when a rank raised, exited or missed the step deadline."""
 
 SHOWN_FAILURES = 5
 """Failed checks listed under a step line; the summary counts them all."""
