@@ -122,7 +122,7 @@ class OptimstepApp(TeachingMixin, HistoryActions, ExportActions, App[int]):
         self.build_error: Exception | None = None
         """The exception building the source raised, which made the app exit; else None."""
         if build is not None:
-            # The build holds the first turn, so requests made meanwhile wait for the source.
+            # The build takes the first turn, so requests made meanwhile wait for the source.
             self._build_ticket = next(self._tickets)
             self.build_status = f"building {self.start.optimizer or source.name}…"
         self._log_handler = TextualHandler()
@@ -227,7 +227,7 @@ class OptimstepApp(TeachingMixin, HistoryActions, ExportActions, App[int]):
         self.post_message(SourceBuilt(source, start))
 
     async def on_source_built(self, message: SourceBuilt) -> None:
-        # The build still holds the first turn, so no request reads the source meanwhile.
+        # The build still has the first turn, so no request reads the source meanwhile.
         self.source = message.source
         self.start = message.start
         self.build_status = ""

@@ -215,8 +215,9 @@ def test_trial_step_rejects_weight_decay_float32_cannot_hold():
 
 
 def test_trial_step_leaves_the_run_unchanged():
-    # Setting the values a group already holds makes no edit, but still runs the trial.
-    # Each stepper seeds the global RNG its dropout draws from, so each runs right after.
+    # Setting the values the group already has makes no edit, but still runs the trial.
+    # Each stepper seeds the global RNG that its dropout draws from, so each runs right after
+    # it is built.
     plain = make_stepper().run(3)
     edited = make_stepper()
     group = edited.optimizer.param_groups[0]

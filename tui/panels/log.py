@@ -46,7 +46,7 @@ class AssertionLog(RichLog):
                          highlight=False, **kwargs)
         self._hidden_lines: list[Text] = []
         self._written: collections.deque[Text] = collections.deque(maxlen=MAX_LINES)
-        """What was written, so that a log grown wider can write it again uncut."""
+        """Texts written to the log, kept so that a log grown wider can write them again uncut."""
         self._narrowest = 0
         """The narrowest width a line now in the log was written at."""
 
